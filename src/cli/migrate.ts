@@ -1,0 +1,137 @@
+/**
+ * `tide backwards` and `tide forwards`: plan, preview or confirm, run, report. They differ
+ * only in planning, in the prompt (backwards asks) and in `--clean`/`--fake`.
+ *
+ * @module
+ */
+
+import { rm } from "node:fs/promises";
+import { type CommandPlan, executePlan, planBackwards, planForwards } from "../engine/commands.ts";
+import { previewPlan, previewScript } from "../engine/preview.ts";
+import type { Session } from "../engine/session.ts";
+import { parseTarget, type Target } from "../engine/target.ts";
+import { UsageError } from "../errors.ts";
+import { type GlobalOptions, open, parseDuration, printJson } from "./common.ts";
+import type { Io } from "./io.ts";
+import { confirm } from "./prompt.ts";
+import { outcomeLine, planLines, runJson, summary } from "./render.ts";
+
+/** Options of `backwards` and `forwards`, as commander hands them over. */
+export interface MigrateOptions extends GlobalOptions {
+  migrationId?: string;
+  autoAgree?: boolean;
+  clean?: boolean;
+  preview?: boolean;
+  fake?: boolean;
+  lockTimeout?: string;
+}
+
+/** Runs `backwards` or `forwards`; returns the exit code. */
+export async function migrate(
+  io: Io,
+  direction: "backwards" | "forwards",
+  app: string,
+  positionalId: string | undefined,
+  options: MigrateOptions,
+): Promise<number> {
+  const target = resolveTarget(direction, positionalId, options.migrationId);
+  const lockTimeoutMs = parseDuration(options.lockTimeout ?? "10s");
+  const session = await open(io, options, options.preview === true);
+  try {
+    const plan = direction === "backwards"
+      ? await planBackwards(session, { app, target })
+      : await planForwards(session, { app, target });
+    for (const notice of plan.notices) io.err(`warning: ${notice}\n`);
+    if (plan.migrations.length === 0) return nothingToDo(io, direction, plan, options);
+    if (options.preview) return await preview(io, session, plan, options);
+    if (direction === "backwards" && !options.autoAgree) {
+      const declined = await ask(io, plan);
+      if (declined !== undefined) return declined(options);
+    }
+    return await run(io, session, plan, options, lockTimeoutMs);
+  } finally {
+    await session.close();
+  }
+}
+
+function resolveTarget(direction: string, positional: string | undefined, flag: string | undefined): Target {
+  if (positional !== undefined && flag !== undefined && positional !== flag) {
+    throw new UsageError(`Give the migration ID once: got "${positional}" and --migration-id "${flag}"`);
+  }
+  const text = positional ?? flag ?? (direction === "backwards" ? "1" : "all");
+  try {
+    return parseTarget(text);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function nothingToDo(io: Io, direction: string, plan: CommandPlan, options: MigrateOptions): number {
+  const message = direction === "backwards"
+    ? "No migrations to reverse"
+    : plan.notices.find((n) => n.includes("has already run")) ?? "No migrations to run";
+  if (options.json) printJson(io, runJson(true, message, []));
+  else io.out(`${message}\n`);
+  return 0;
+}
+
+async function preview(io: Io, session: Session, plan: CommandPlan, options: MigrateOptions): Promise<number> {
+  const previews = await previewPlan(session.db, session.history, plan, { fake: options.fake ?? false });
+  if (options.json) {
+    printJson(io, runJson(true, "Preview only: nothing was changed", previews.map((p) => ({
+      app: p.migration.app,
+      id: p.migration.id,
+      description: p.migration.description,
+      status: "previewed",
+      durationMs: 0,
+      sql: [...p.statements],
+    }))));
+  } else {
+    const verb = plan.direction === "backwards" ? "reverse" : "apply";
+    io.err(`Preview: would ${verb} ${plan.migrations.length} migration(s) on ${session.databaseLabel}; nothing is changed\n`);
+    io.out(previewScript(session.history, plan.direction, previews, [
+      `tide ${plan.direction} preview: ${plan.migrations.length} migration(s) of ${plan.apps.join(", ")}`,
+      `database: ${session.databaseLabel}`,
+    ]));
+  }
+  return 0;
+}
+
+/** Asks for agreement; returns undefined to go on, or what to do when declined. */
+async function ask(io: Io, plan: CommandPlan): Promise<((o: MigrateOptions) => number) | undefined> {
+  const apps = plan.apps.length > 1 ? ` of apps ${plan.apps.join(", ")}` : ` of app ${plan.apps[0]}`;
+  io.err(`About to reverse${apps}, most recently run first:\n${planLines(plan.migrations).join("\n")}\n`);
+  if (await confirm(io, `Reverse ${plan.migrations.length} migration(s)?`)) return undefined;
+  return (options) => {
+    if (options.json) printJson(io, runJson(false, "Not proceeding.", []));
+    else io.out("Not proceeding.\n");
+    return 1;
+  };
+}
+
+async function run(io: Io, session: Session, plan: CommandPlan, options: MigrateOptions, lockTimeoutMs: number): Promise<number> {
+  const started = performance.now();
+  const cleaned: string[] = [];
+  const result = await executePlan(session, plan, {
+    lockTimeoutMs,
+    fake: options.fake ?? false,
+    hooks: {
+      onEnd: (m, outcome) => {
+        io.err(outcomeLine(outcome) + "\n");
+        if (options.clean && outcome.status === "reversed" && m.migration) cleaned.push(m.migration.path);
+      },
+    },
+  });
+  // --clean deletes a file only once its reversal has committed.
+  for (const path of cleaned) {
+    await rm(path, { force: true });
+    io.err(`deleted  ${path}\n`);
+  }
+  const failure = result.outcomes.find((o) => o.error)?.error;
+  const verb = plan.direction === "backwards" ? "Reversed" : options.fake ? "Faked" : "Applied";
+  const message = failure ? failure.message : summary(result, verb, performance.now() - started);
+  if (options.json) printJson(io, runJson(result.success, message, result.outcomes));
+  else if (failure) io.err(`Error: ${failure.message}\n`);
+  else io.out(`${message}\n`);
+  return result.success ? 0 : 1;
+}

@@ -1,0 +1,100 @@
+/**
+ * The one interface tide talks to a database through. Adapters carry transport only: every
+ * statement tide sends is built above this layer, so both backends run the same SQL.
+ *
+ * @module
+ */
+
+/** What a migration's raw function step and tide's engine query through. */
+export interface Queryable {
+  /** Runs one statement with `$1`-style parameters and returns its rows. */
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /**
+   * Runs statements in order, as fast as the transport allows (pipelined on a server).
+   * Stops at the first failure and throws a {@linkcode StatementError} naming it.
+   *
+   * @returns the number of rows each statement affected.
+   */
+  execute(statements: readonly string[]): Promise<number[]>;
+}
+
+/** An open database: a {@linkcode Queryable} plus transactions, locking and closing. */
+export interface Database extends Queryable {
+  /** Which adapter this is. */
+  readonly kind: "postgres" | "pglite";
+  /** Runs `fn` in one transaction: committed if it resolves, rolled back if it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Holds a session-level advisory lock named `key` while `fn` runs, waiting at most
+   * `timeoutMs` for it.
+   *
+   * @throws {LockTimeoutError} when the lock could not be had in time.
+   */
+  withLock<T>(key: string, timeoutMs: number, fn: () => Promise<T>): Promise<T>;
+  /** Closes the connection (or the embedded database). */
+  close(): Promise<void>;
+}
+
+/** Details a server gives about a failed statement. */
+export interface ServerErrorDetails {
+  /** SQLSTATE code, such as `42P01`. */
+  readonly code?: string | undefined;
+  /** 1-based character position in the statement, when the server gave one. */
+  readonly position?: number | undefined;
+  readonly detail?: string | undefined;
+  readonly hint?: string | undefined;
+}
+
+/** A statement failed; carries the statement, its index in the batch and the server's error. */
+export class StatementError extends Error {
+  /** The statement that failed. */
+  readonly statement: string;
+  /** Index of the statement in the list given to `execute`. */
+  readonly index: number;
+  /** SQLSTATE and position, as the server reported them. */
+  readonly server: ServerErrorDetails;
+
+  constructor(statement: string, index: number, cause: unknown) {
+    const server = serverDetails(cause);
+    super(describeServerError(cause, statement, server), { cause });
+    this.name = "StatementError";
+    this.statement = statement;
+    this.index = index;
+    this.server = server;
+  }
+}
+
+/** Thrown by `withLock` when another run holds the lock longer than the timeout. */
+export class LockTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LockTimeoutError";
+  }
+}
+
+function serverDetails(cause: unknown): ServerErrorDetails {
+  if (typeof cause !== "object" || cause === null) return {};
+  const e = cause as Record<string, unknown>;
+  const position = Number(e.position);
+  return {
+    code: typeof e.code === "string" ? e.code : undefined,
+    position: Number.isFinite(position) && position > 0 ? position : undefined,
+    detail: typeof e.detail === "string" ? e.detail : undefined,
+    hint: typeof e.hint === "string" ? e.hint : undefined,
+  };
+}
+
+/** The server's message plus line and column of the error in the statement, when known. */
+function describeServerError(cause: unknown, statement: string, s: ServerErrorDetails): string {
+  let message = cause instanceof Error ? cause.message : String(cause);
+  if (s.code) message += ` (SQLSTATE ${s.code})`;
+  if (s.position !== undefined) {
+    const before = statement.slice(0, s.position - 1);
+    const line = before.split("\n").length;
+    const column = before.length - before.lastIndexOf("\n");
+    message += ` at line ${line}, column ${column}`;
+  }
+  if (s.detail) message += `; detail: ${s.detail}`;
+  if (s.hint) message += `; hint: ${s.hint}`;
+  return message;
+}

@@ -1,0 +1,122 @@
+/**
+ * PostgreSQL server adapter over postgres.js. One connection for the whole run: the advisory
+ * lock, every transaction and every query share it, so the lock really covers the run.
+ *
+ * @module
+ */
+
+import postgres from "postgres";
+import { maskPasswords } from "../mask.ts";
+import {
+  type Database,
+  LockTimeoutError,
+  type Queryable,
+  StatementError,
+} from "./database.ts";
+
+type Sql = postgres.Sql | postgres.TransactionSql;
+
+/**
+ * Opens a PostgreSQL server database and checks that it answers.
+ *
+ * @param url A `postgres://` or `postgresql://` URL.
+ */
+export async function openPostgres(url: string): Promise<Database> {
+  const sql = postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    // DDL is sent once; server-side prepared statements would only cost round trips.
+    prepare: false,
+    connect_timeout: 10,
+    // Keep timestamps and big integers as the server's text: tide only displays them.
+    types: {},
+    transform: { undefined: null },
+  });
+  try {
+    await sql.unsafe("select 1");
+  } catch (error) {
+    await sql.end({ timeout: 0 }).catch(() => {});
+    throw new Error(
+      `Cannot connect to ${maskPasswords(url)}: ${maskPasswords((error as Error).message)}`,
+      { cause: error },
+    );
+  }
+  return new PostgresDatabase(sql);
+}
+
+class PostgresDatabase implements Database {
+  readonly kind = "postgres";
+  readonly #sql: postgres.Sql;
+
+  constructor(sql: postgres.Sql) {
+    this.#sql = sql;
+  }
+
+  query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    return query<T>(this.#sql, text, params);
+  }
+
+  execute(statements: readonly string[]): Promise<number[]> {
+    return execute(this.#sql, statements);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return await this.#sql.begin((tx) => fn(wrap(tx))) as T;
+  }
+
+  async withLock<T>(key: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+    // lock_timeout bounds the wait on advisory locks too; the session setting is restored after.
+    await this.#sql.unsafe(`set lock_timeout = ${Math.max(1, Math.round(timeoutMs))}`);
+    try {
+      await this.#sql.unsafe("select pg_advisory_lock(hashtext($1))", [key]);
+    } catch (error) {
+      if ((error as { code?: string }).code === "55P03") {
+        throw new LockTimeoutError(
+          `Another tide run holds the migration lock "${key}"; gave up after ${timeoutMs} ms. ` +
+            "Wait for it to finish, or raise --lock-timeout",
+        );
+      }
+      throw error;
+    } finally {
+      await this.#sql.unsafe("reset lock_timeout");
+    }
+    try {
+      return await fn();
+    } finally {
+      await this.#sql.unsafe("select pg_advisory_unlock(hashtext($1))", [key]).catch(() => {});
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#sql.end({ timeout: 5 });
+  }
+}
+
+function wrap(sql: Sql): Queryable {
+  return {
+    query: (text, params = []) => query(sql, text, params),
+    execute: (statements) => execute(sql, statements),
+  };
+}
+
+async function query<T>(sql: Sql, text: string, params: readonly unknown[]): Promise<T[]> {
+  const rows = await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
+  return [...rows] as T[];
+}
+
+/**
+ * Sends every statement at once (postgres.js pipelines queries issued together on one
+ * connection), so a migration costs one round trip, yet each statement keeps its own result
+ * and the first failure is known exactly.
+ */
+async function execute(sql: Sql, statements: readonly string[]): Promise<number[]> {
+  const results = await Promise.allSettled(
+    statements.map((statement) => sql.unsafe(statement).execute()),
+  );
+  const index = results.findIndex((r) => r.status === "rejected");
+  if (index !== -1) {
+    const failed = results[index] as PromiseRejectedResult;
+    throw new StatementError(statements[index]!, index, failed.reason);
+  }
+  return results.map((r) => (r as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value.count ?? 0);
+}

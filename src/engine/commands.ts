@@ -1,0 +1,202 @@
+/**
+ * What `backwards`, `forwards` and `check` do, as data in and data out. The CLI and the
+ * library API both call these; neither prints from here.
+ *
+ * @module
+ */
+
+import { PlanError, RunError } from "../errors.ts";
+import { LockTimeoutError } from "../db/database.ts";
+import type { HistoryRow } from "./history.ts";
+import { type Plan, type PlannedMigration, planBackwardsMigration, planForwardsMigration } from "./plan.ts";
+import { type RunHooks, type RunResult, runPlan } from "./run.ts";
+import { selectBackwards, selectForwards } from "./select.ts";
+import type { Session } from "./session.ts";
+import type { Target } from "./target.ts";
+
+/** What to plan: an app name or `all`, and a target. */
+export interface PlanRequest {
+  readonly app: string;
+  readonly target: Target;
+}
+
+/** A plan, plus what the planner wants the user to know. */
+export interface CommandPlan extends Plan {
+  /** The apps the plan covers, in the order they run. */
+  readonly apps: readonly string[];
+  /** Things to tell the user (e.g. a dependency with pending migrations). */
+  readonly notices: readonly string[];
+  /** Selection under the lock must give the same IDs, or the run is refused. */
+  reselect(): Promise<string[]>;
+}
+
+function appsFor(session: Session, app: string, reverse: boolean): string[] {
+  if (app !== "all") return [session.app(app).name];
+  const names = session.config.apps.map((a) => a.name);
+  return reverse ? names.reverse() : names;
+}
+
+function keyOf(m: { app: string; id: string }): string {
+  return `${m.app} ${m.id}`;
+}
+
+/**
+ * Plans `backwards`: the run migrations selected by the target, most recently run first,
+ * each with its reversal rendered. `all` covers every app in reverse dependency order.
+ *
+ * @throws {PlanError} for an unknown app or ID, or a migration that cannot be reversed.
+ */
+export async function planBackwards(session: Session, request: PlanRequest): Promise<CommandPlan> {
+  const apps = appsFor(session, request.app, true);
+  const select = async (): Promise<HistoryRow[]> => {
+    const rows = await session.history.list(session.db, apps);
+    return apps.flatMap((app) =>
+      selectBackwards(app, rows.filter((r) => r.app === app), request.app === "all" ? { kind: "all" } : request.target)
+    );
+  };
+  const rows = await select();
+  const migrations: PlannedMigration[] = [];
+  for (const row of rows) {
+    migrations.push(await planBackwardsMigration(row, await session.source(row.app).get(row.id)));
+  }
+  const refused = migrations.filter((m) => m.irreversible.length > 0);
+  if (refused.length > 0) {
+    throw new PlanError(
+      "Cannot reverse: " + refused.map((m) => `migration ${m.app} ${m.id}: ${m.irreversible.join("; ")}`).join(". ") +
+        ". Nothing was run",
+    );
+  }
+  return {
+    direction: "backwards",
+    apps,
+    migrations,
+    notices: migrations.flatMap((m) => m.warnings.map((w) => `${m.app} ${m.id}: ${w}`)),
+    reselect: async () => (await select()).map(keyOf),
+  };
+}
+
+/**
+ * Plans `forwards`: pending migrations in ID order; `all` covers every app in dependency
+ * order.
+ *
+ * @throws {PlanError} for an unknown app or ID.
+ */
+export async function planForwards(session: Session, request: PlanRequest): Promise<CommandPlan> {
+  const apps = appsFor(session, request.app, false);
+  const notices: string[] = [];
+  const select = async (): Promise<{ app: string; id: string }[]> => {
+    const rows = await session.history.list(session.db);
+    const picked: { app: string; id: string }[] = [];
+    for (const app of apps) {
+      const ran = new Set(rows.filter((r) => r.app === app).map((r) => r.id));
+      const pending = (await session.source(app).ids()).filter((id) => !ran.has(id));
+      const target = request.app === "all" ? { kind: "all" as const } : request.target;
+      const ids = selectForwards(app, pending, ran, target);
+      if (ids.length === 0 && target.kind === "id" && ran.has(target.id)) {
+        notices.push(`Migration ${target.id} of app ${app} has already run`);
+      }
+      picked.push(...ids.map((id) => ({ app, id })));
+    }
+    return picked;
+  };
+  const picked = await select();
+  if (request.app !== "all") {
+    const rows = await session.history.list(session.db);
+    for (const dep of session.app(request.app).dependsOn) {
+      const ran = new Set(rows.filter((r) => r.app === dep).map((r) => r.id));
+      const pending = (await session.source(dep).ids()).filter((id) => !ran.has(id));
+      if (pending.length > 0) {
+        notices.push(`App "${request.app}" depends on "${dep}", which has ${pending.length} pending migration(s): run "tide forwards ${dep}" (or "tide forwards all") first`);
+      }
+    }
+  }
+  const migrations: PlannedMigration[] = [];
+  for (const { app, id } of picked) {
+    const migration = await session.source(app).get(id);
+    if (!migration) throw new PlanError(`Migration ${id} of app ${app} disappeared while planning`);
+    migrations.push(await planForwardsMigration(migration));
+  }
+  return { direction: "forwards", apps, migrations, notices, reselect: async () => (await select()).map(keyOf) };
+}
+
+/** Options of {@linkcode executePlan}. */
+export interface ExecuteOptions {
+  /** How long to wait for another run's lock. @default 10000 */
+  readonly lockTimeoutMs?: number;
+  /** Record forwards migrations without running them. */
+  readonly fake?: boolean;
+  readonly hooks?: RunHooks;
+}
+
+/**
+ * Takes the migration lock, checks that the history still selects the planned migrations
+ * (another run may have gone first), and runs the plan.
+ *
+ * @throws {RunError} when the lock cannot be had or the history changed meanwhile.
+ */
+export async function executePlan(session: Session, plan: CommandPlan, options: ExecuteOptions = {}): Promise<RunResult> {
+  const timeout = options.lockTimeoutMs ?? 10_000;
+  try {
+    return await session.db.withLock(session.history.lockKey, timeout, async () => {
+      if (plan.direction === "forwards") await session.history.ensure(session.db);
+      const now = await plan.reselect();
+      const planned = plan.migrations.map(keyOf);
+      if (now.join("\n") !== planned.join("\n")) {
+        throw new RunError(
+          "The history changed while this run waited for the lock (another run went first); nothing was run. " +
+            "Run the command again to see the new plan",
+        );
+      }
+      return await runPlan(session.db, session.history, plan, { fake: options.fake ?? false, hooks: options.hooks ?? {} });
+    });
+  } catch (error) {
+    if (error instanceof LockTimeoutError) throw new RunError(error.message, { cause: error });
+    throw error;
+  }
+}
+
+/** One migration's state, for `check` (Piccolo's `MigrationStatus` plus tide's fields). */
+export interface MigrationStatus {
+  readonly appName: string;
+  readonly migrationId: string;
+  readonly description: string;
+  readonly hasRan: boolean;
+  /** A history row whose file is gone. */
+  readonly fileMissing: boolean;
+  /** When it ran (ISO 8601), or null. */
+  readonly ranOn: string | null;
+  /** Absolute path of the file, or null when it is missing. */
+  readonly path: string | null;
+  /** The file changed since it ran (checksum differs). */
+  readonly changedSinceRun: boolean;
+  /** For a missing file: whether the history row alone can reverse it. */
+  readonly reversibleFromHistory: boolean | null;
+}
+
+/** Lists every migration of one app (or all), files and history rows alike, in ID order. */
+export async function migrationStatuses(session: Session, app?: string): Promise<MigrationStatus[]> {
+  const apps = app === undefined ? session.config.apps.map((a) => a.name) : [session.app(app).name];
+  const rows = await session.history.list(session.db, apps);
+  const statuses: MigrationStatus[] = [];
+  for (const name of apps) {
+    const files = await session.source(name).all();
+    const ran = new Map(rows.filter((r) => r.app === name).map((r) => [r.id, r]));
+    const ids = [...new Set([...files.keys(), ...ran.keys()])].sort();
+    for (const id of ids) {
+      const file = files.get(id);
+      const row = ran.get(id);
+      statuses.push({
+        appName: name,
+        migrationId: id,
+        description: file?.description ?? row?.description ?? "",
+        hasRan: row !== undefined,
+        fileMissing: file === undefined,
+        ranOn: row?.ranOn ?? null,
+        path: file?.path ?? null,
+        changedSinceRun: file !== undefined && row?.checksum != null && row.checksum !== file.checksum,
+        reversibleFromHistory: file === undefined ? (row?.reversal?.statements ?? null) !== null : null,
+      });
+    }
+  }
+  return statuses;
+}

@@ -1,0 +1,113 @@
+/**
+ * The history table: one row per migration that has run (SPEC 2). Piccolo's columns plus
+ * tide's own, added to an existing Piccolo table when tide first needs them.
+ *
+ * @module
+ */
+
+import type { Queryable } from "../db/database.ts";
+import type { Capture } from "../migration/operations.ts";
+import { quoteLiteral, quoteName } from "../migration/quote.ts";
+
+/** What tide stores with a history row to reverse the migration exactly. */
+export interface StoredReversal {
+  /** Catalog captures taken forwards, keyed by operation index. */
+  readonly captures: Readonly<Record<string, Capture>>;
+  /**
+   * The whole reversal as SQL, rendered when the migration ran, or null when it needs the
+   * module (function steps) or cannot be reversed.
+   */
+  readonly statements: readonly string[] | null;
+  /** Whether the migration was recorded with --fake (nothing captured). */
+  readonly faked?: boolean;
+}
+
+/** One row of the history table. */
+export interface HistoryRow {
+  readonly app: string;
+  readonly id: string;
+  /** When it ran, as ISO 8601 text. */
+  readonly ranOn: string;
+  readonly description: string | null;
+  readonly checksum: string | null;
+  readonly reversal: StoredReversal | null;
+}
+
+/** Reads and writes one history table. */
+export class History {
+  /** Quoted table name, as it appears in SQL. */
+  readonly table: string;
+  readonly #name: string;
+
+  constructor(name: string) {
+    this.#name = name;
+    this.table = quoteName(name);
+  }
+
+  /** Whether the table exists (without creating it). */
+  async exists(db: Queryable): Promise<boolean> {
+    const [row] = await db.query<{ found: boolean }>("select to_regclass($1) is not null as found", [this.table]);
+    return Boolean(row?.found);
+  }
+
+  /** Statements that create the table, or add tide's columns to a Piccolo one. Idempotent. */
+  ensureStatements(): string[] {
+    return [
+      `CREATE TABLE IF NOT EXISTS ${this.table} (id serial PRIMARY KEY, name varchar(200) NOT NULL, app_name varchar(200) NOT NULL, ran_on timestamptz NOT NULL DEFAULT now())`,
+      `ALTER TABLE ${this.table} ADD COLUMN IF NOT EXISTS description text, ADD COLUMN IF NOT EXISTS checksum text, ADD COLUMN IF NOT EXISTS reversal jsonb`,
+    ];
+  }
+
+  /** Creates the table if needed. */
+  async ensure(db: Queryable): Promise<void> {
+    if (await this.exists(db)) {
+      const [row] = await db.query<{ n: number }>(
+        "select count(*)::int as n from pg_attribute where attrelid = to_regclass($1) and attname in ('description', 'checksum', 'reversal') and not attisdropped",
+        [this.table],
+      );
+      if (row?.n === 3) return;
+    }
+    await db.execute(this.ensureStatements());
+  }
+
+  /**
+   * Rows of the given apps (all when omitted), most recently run last: by `ran_on`, then ID.
+   * Returns no rows when the table does not exist.
+   */
+  async list(db: Queryable, apps?: readonly string[]): Promise<HistoryRow[]> {
+    if (!(await this.exists(db))) return [];
+    const hasTide = await db.query<{ n: number }>(
+      "select count(*)::int as n from pg_attribute where attrelid = to_regclass($1) and attname = 'reversal' and not attisdropped",
+      [this.table],
+    );
+    const extra = hasTide[0]?.n ? "description, checksum, reversal::text as reversal" : "null as description, null as checksum, null as reversal";
+    const where = apps ? "where app_name = any($1)" : "";
+    const rows = await db.query<{ app: string; id: string; ran_on: string; description: string | null; checksum: string | null; reversal: string | null }>(
+      `select app_name as app, name as id, to_char(ran_on at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as ran_on, ${extra} from ${this.table} ${where} order by ran_on, name`,
+      apps ? [apps] : [],
+    );
+    return rows.map((r) => ({
+      app: r.app,
+      id: r.id,
+      ranOn: r.ran_on,
+      description: r.description,
+      checksum: r.checksum,
+      reversal: r.reversal === null ? null : JSON.parse(r.reversal) as StoredReversal,
+    }));
+  }
+
+  /** The statement that records a migration as run. */
+  insertStatement(app: string, id: string, description: string, checksum: string | null, reversal: StoredReversal): string {
+    return `INSERT INTO ${this.table} (name, app_name, description, checksum, reversal) VALUES (${quoteLiteral(id)}, ${quoteLiteral(app)}, ${quoteLiteral(description)}, ${checksum === null ? "NULL" : quoteLiteral(checksum)}, ${quoteLiteral(JSON.stringify(reversal))}::jsonb)`;
+  }
+
+  /** The statement that forgets a reversed migration. */
+  deleteStatement(app: string, id: string): string {
+    return `DELETE FROM ${this.table} WHERE app_name = ${quoteLiteral(app)} AND name = ${quoteLiteral(id)}`;
+  }
+
+  /** The advisory lock key for runs against this table. */
+  get lockKey(): string {
+    return `tide:${this.#name}`;
+  }
+}

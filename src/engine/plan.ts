@@ -1,0 +1,159 @@
+/**
+ * Turns selected migrations into a frozen plan: for each migration, the operations in the
+ * order they will run, rendered to SQL, with what cannot be reversed named before anything
+ * runs.
+ *
+ * @module
+ */
+
+import { type LoadedMigration, recordOperations } from "../loader/load.ts";
+import type { Operation } from "../migration/operations.ts";
+import { type RenderedOperation, renderBackwards, renderForwards } from "../migration/render.ts";
+import type { HistoryRow } from "./history.ts";
+
+/** Which way a plan goes. */
+export type Direction = "forwards" | "backwards";
+
+/** One operation of a planned migration. */
+export interface PlannedOperation {
+  /** The recorded operation; undefined for a reversal stored in the history row. */
+  readonly op: Operation | undefined;
+  /** The direction the operation itself runs (a hand-written backwards runs its ops forwards). */
+  readonly direction: Direction;
+  readonly rendered: RenderedOperation;
+}
+
+/** Where a backwards migration's reversal comes from. */
+export type PlanSource = "operations" | "hand-written" | "stored";
+
+/** One migration of a plan. */
+export interface PlannedMigration {
+  readonly app: string;
+  readonly id: string;
+  readonly description: string;
+  readonly direction: Direction;
+  /** The module, when its file exists. */
+  readonly migration: LoadedMigration | undefined;
+  /** The history row (backwards only). */
+  readonly history: HistoryRow | undefined;
+  readonly source: PlanSource;
+  /** Operations in execution order. */
+  readonly operations: readonly PlannedOperation[];
+  /** Why the migration cannot run in this direction; empty when it can. */
+  readonly irreversible: readonly string[];
+  /** False when a step must commit on its own (CONCURRENTLY): the migration then runs unwrapped. */
+  readonly transactional: boolean;
+  /** Things worth knowing before agreeing, e.g. an edited file. */
+  readonly warnings: readonly string[];
+}
+
+/** A frozen, ordered list of migrations to run in one direction. */
+export interface Plan {
+  readonly direction: Direction;
+  readonly migrations: readonly PlannedMigration[];
+}
+
+/** Plans one migration forwards. */
+export async function planForwardsMigration(migration: LoadedMigration): Promise<PlannedMigration> {
+  const manager = await recordOperations(migration, "forwards");
+  const operations = manager.operations.map((op, index) => ({
+    op,
+    direction: "forwards" as const,
+    rendered: renderForwards(op, index),
+  }));
+  return finish({
+    app: migration.app,
+    id: migration.id,
+    description: migration.description,
+    direction: "forwards",
+    migration,
+    history: undefined,
+    source: "operations",
+    operations,
+    warnings: [],
+  });
+}
+
+/**
+ * Plans the reversal of one run migration: the module's hand-written `backwards` if it has
+ * one, else its recorded operations inverted in reverse order, else (file gone or edited
+ * since it ran) the reversal stored with the history row.
+ */
+export async function planBackwardsMigration(row: HistoryRow, migration: LoadedMigration | undefined): Promise<PlannedMigration> {
+  const base = {
+    app: row.app,
+    id: row.id,
+    description: migration?.description ?? row.description ?? "",
+    direction: "backwards" as const,
+    migration,
+    history: row,
+  };
+  const stored = row.reversal?.statements ?? null;
+  const edited = migration !== undefined && row.checksum !== null && row.checksum !== migration.checksum;
+  if (migration === undefined || (edited && stored !== null)) {
+    const warnings = edited
+      ? [`${migration!.path} changed since it ran; reversing what was applied (stored with its history row)`]
+      : [`the file of migration ${row.id} is gone; reversing it from its history row`];
+    if (stored === null) {
+      return finish({
+        ...base,
+        source: "stored",
+        operations: [],
+        warnings: [],
+        irreversible: [`the file of migration "${row.id}" is missing from app "${row.app}" and its history row holds no SQL reversal: restore the file`],
+      });
+    }
+    return finish({
+      ...base,
+      source: "stored",
+      warnings,
+      operations: [{
+        op: undefined,
+        direction: "backwards",
+        rendered: { index: 0, summary: "reversal stored when it ran", steps: stored.map((sql) => ({ sql })), transactional: !stored.some(isConcurrent), source: "operation", notes: [], destroys: [] },
+      }],
+    });
+  }
+  const warnings = edited ? [`${migration.path} changed since it ran and no SQL reversal was stored; reversing with the current file`] : [];
+  if (migration.module.backwards !== undefined) {
+    const manager = await recordOperations(migration, "backwards");
+    return finish({
+      ...base,
+      source: "hand-written",
+      warnings,
+      operations: manager.operations.map((op, index) => ({
+        op,
+        direction: "forwards" as const,
+        rendered: { ...renderForwards(op, index), source: "hand-written" as const },
+      })),
+    });
+  }
+  const manager = await recordOperations(migration, "forwards");
+  const ops = manager.operations;
+  const covered = ops.some((op) => op.kind === "rawBackwards");
+  const captures = row.reversal?.captures ?? {};
+  const operations = ops.map((op, index) => ({
+    op,
+    direction: "backwards" as const,
+    rendered: renderBackwards(op, index, captures[String(index)], covered),
+  })).reverse();
+  return finish({ ...base, source: "operations", warnings, operations });
+}
+
+function isConcurrent(sql: string): boolean {
+  return /^\s*(CREATE (UNIQUE )?INDEX|DROP INDEX) CONCURRENTLY/i.test(sql);
+}
+
+function finish(m: Omit<PlannedMigration, "irreversible" | "transactional"> & { irreversible?: string[] }): PlannedMigration {
+  const irreversible = m.irreversible ?? m.operations.flatMap((o) => (o.rendered.irreversible ? [o.rendered.irreversible] : []));
+  return Object.freeze({
+    ...m,
+    irreversible,
+    transactional: m.operations.every((o) => o.rendered.transactional),
+  });
+}
+
+/** Every SQL statement of a planned migration, with function steps as comments. */
+export function plannedStatements(m: PlannedMigration): string[] {
+  return m.operations.flatMap((o) => o.rendered.steps.map((s) => ("sql" in s ? s.sql : `-- ${s.label} (runs JavaScript, not shown)`)));
+}

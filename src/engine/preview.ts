@@ -1,0 +1,83 @@
+/**
+ * `--preview`: the plan as a SQL script that `psql -v ON_ERROR_STOP=1 -f` runs to the same
+ * effect, one BEGIN/COMMIT per migration with its history row change included.
+ *
+ * @module
+ */
+
+import type { Queryable } from "../db/database.ts";
+import { captureFor } from "../migration/capture.ts";
+import { type Capture, CAPTURING_KINDS } from "../migration/operations.ts";
+import { renderForwards } from "../migration/render.ts";
+import type { History } from "./history.ts";
+import type { Plan, PlannedMigration } from "./plan.ts";
+import { storedReversal } from "./run.ts";
+
+/** One migration of a preview: its statements as they would run. */
+export interface PreviewedMigration {
+  readonly migration: PlannedMigration;
+  /** Statements, history row change included; function steps as `--` comments. */
+  readonly statements: readonly string[];
+  readonly transactional: boolean;
+}
+
+/**
+ * Renders each planned migration as it would run. Drops and alters forwards are rendered with
+ * what the catalog says now (read only), as the run would capture it.
+ */
+export async function previewPlan(db: Queryable, history: History, plan: Plan, options: { fake?: boolean } = {}): Promise<PreviewedMigration[]> {
+  const previews: PreviewedMigration[] = [];
+  for (const m of plan.migrations) {
+    const statements: string[] = [];
+    const captures: Record<string, Capture> = {};
+    if (!options.fake) {
+      for (const unit of m.operations) {
+        let rendered = unit.rendered;
+        if (unit.direction === "forwards" && unit.op !== undefined && CAPTURING_KINDS.has(unit.op.kind)) {
+          const capture = await captureFor(db, unit.op);
+          if (capture !== undefined) captures[String(rendered.index)] = capture;
+          rendered = renderForwards(unit.op, rendered.index, capture);
+        }
+        for (const step of rendered.steps) {
+          statements.push("sql" in step ? step.sql : `-- ${step.label} (runs JavaScript, not shown)`);
+        }
+      }
+    }
+    statements.push(
+      m.direction === "forwards"
+        ? history.insertStatement(m.app, m.id, m.description, m.migration?.checksum ?? null, storedReversal(m, captures, options.fake ?? false))
+        : history.deleteStatement(m.app, m.id),
+    );
+    previews.push({ migration: m, statements, transactional: m.transactional });
+  }
+  return previews;
+}
+
+/** The preview as one SQL script; `header` lines become leading comments. */
+export function previewScript(history: History, direction: Plan["direction"], previews: readonly PreviewedMigration[], header: readonly string[]): string {
+  const lines = header.map((h) => `-- ${h}`);
+  if (direction === "forwards") {
+    lines.push("", "-- the history table, as tide creates it when needed");
+    lines.push(...history.ensureStatements().map(terminate));
+  }
+  for (const p of previews) {
+    const m = p.migration;
+    lines.push("", `-- ${m.app} ${m.id}${m.description ? `: ${oneLine(m.description)}` : ""}`);
+    for (const o of m.operations) for (const note of o.rendered.notes) lines.push(`-- note: ${note}`);
+    for (const warning of m.warnings) lines.push(`-- warning: ${oneLine(warning)}`);
+    if (!p.transactional) lines.push("-- runs outside a transaction: a CONCURRENTLY step cannot run inside one");
+    if (p.transactional) lines.push("BEGIN;");
+    lines.push(...p.statements.map(terminate));
+    if (p.transactional) lines.push("COMMIT;");
+  }
+  return lines.join("\n") + "\n";
+}
+
+function terminate(statement: string): string {
+  if (statement.startsWith("-- ")) return statement;
+  return statement.replace(/[\s;]+$/, "") + ";";
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}

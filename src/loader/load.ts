@@ -1,0 +1,220 @@
+/**
+ * Turns an app's migrations folder into migrations. Files named the way `tide new` names them
+ * are indexed by name and imported only when a command needs them, so rolling back 1 of 500
+ * imports 1 file. This is the only code that calls `import()` on user files.
+ *
+ * @module
+ */
+
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { AppConfig } from "../config.ts";
+import { LoadError } from "../errors.ts";
+import { type MigrationContext, MigrationManager } from "../migration/manager.ts";
+
+/** What a migration file exports. */
+export interface MigrationModule {
+  readonly ID: string;
+  readonly DESCRIPTION?: string;
+  forwards(ctx: MigrationContext): MigrationManager | void | Promise<MigrationManager | void>;
+  backwards?(ctx: MigrationContext): MigrationManager | void | Promise<MigrationManager | void>;
+}
+
+/** A migration file that was imported and validated. */
+export interface LoadedMigration {
+  readonly app: string;
+  readonly id: string;
+  readonly description: string;
+  /** Absolute path of the file. */
+  readonly path: string;
+  /** SHA-256 of the file's bytes, hex. */
+  readonly checksum: string;
+  readonly module: MigrationModule;
+}
+
+const NEW_STYLE_NAME = /^(\d{4})_(\d{2})_(\d{2})T(\d{2})_(\d{2})_(\d{2})_(\d{6})(?=[_.])/;
+
+/**
+ * Derives the ID a file named by `tide new` must export, e.g.
+ * `2026_11_22T10_34_26_392882_band.ts` → `2026-11-22T10:34:26:392882`.
+ */
+export function idFromFileName(fileName: string): string | undefined {
+  const m = NEW_STYLE_NAME.exec(fileName);
+  return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}:${m[7]}` : undefined;
+}
+
+/** Whether text is acceptable as a migration ID (SPEC 1.3). */
+export function isValidId(id: unknown): id is string {
+  return typeof id === "string" && id.length > 0 && !/\s/.test(id) && id !== "all" &&
+    !/^\d+$/.test(id);
+}
+
+/** One app's migrations folder, read lazily. */
+export class MigrationSource {
+  readonly app: AppConfig;
+  #files: string[] | undefined;
+  readonly #loaded = new Map<string, LoadedMigration>();
+  #all: Map<string, LoadedMigration> | undefined;
+
+  constructor(app: AppConfig) {
+    this.app = app;
+  }
+
+  /** Paths of the app's migration files, sorted by name. */
+  async files(): Promise<string[]> {
+    if (this.#files === undefined) {
+      let names: string[];
+      try {
+        names = await readdir(this.app.migrationsDir);
+      } catch (error) {
+        throw new LoadError(this.app.migrationsDir, `Cannot list the migrations of app "${this.app.name}": ${(error as Error).message}`, { cause: error });
+      }
+      this.#files = names
+        .filter((n) => /\.(ts|js)$/.test(n) && !n.startsWith("_") && !n.startsWith(".") && !n.endsWith(".d.ts"))
+        .sort()
+        .map((n) => join(this.app.migrationsDir, n));
+    }
+    return this.#files;
+  }
+
+  /**
+   * Finds the migration with this ID, importing as few files as possible: the file whose
+   * name carries the ID, else every file. Returns `undefined` when no file has it.
+   */
+  async get(id: string): Promise<LoadedMigration | undefined> {
+    const cached = this.#loaded.get(id) ?? this.#all?.get(id);
+    if (cached) return cached;
+    if (this.#all === undefined) {
+      const candidate = (await this.files()).find((p) => idFromFileName(basename(p)) === id);
+      if (candidate) {
+        const loaded = await this.#import(candidate);
+        if (loaded.id === id) return loaded;
+      }
+    }
+    return (await this.all()).get(id);
+  }
+
+  /** Imports and validates every file; rejects duplicate IDs. Keyed by ID, in ID order. */
+  async all(): Promise<Map<string, LoadedMigration>> {
+    if (this.#all === undefined) {
+      const byId = new Map<string, LoadedMigration>();
+      for (const path of await this.files()) {
+        const loaded = await this.#import(path);
+        const other = byId.get(loaded.id);
+        if (other) {
+          throw new LoadError(path, `Duplicate migration ID "${loaded.id}" in app "${this.app.name}": ${other.path} and ${path}. Give one of them a new ID`);
+        }
+        byId.set(loaded.id, loaded);
+      }
+      this.#all = new Map([...byId].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return this.#all;
+  }
+
+  /**
+   * Every migration ID of the app, sorted, importing only files whose name does not carry
+   * their ID.
+   *
+   * @throws {LoadError} on a duplicate ID, naming both files.
+   */
+  async ids(): Promise<string[]> {
+    if (this.#all !== undefined) return [...this.#all.keys()];
+    const seen = new Map<string, string>();
+    for (const path of await this.files()) {
+      const id = idFromFileName(basename(path)) ?? (await this.#import(path)).id;
+      const other = seen.get(id);
+      if (other !== undefined) {
+        throw new LoadError(path, `Duplicate migration ID "${id}" in app "${this.app.name}": ${other} and ${path}. Give one of them a new ID`);
+      }
+      seen.set(id, path);
+    }
+    return [...seen.keys()].sort();
+  }
+
+  async #import(path: string): Promise<LoadedMigration> {
+    const cached = [...this.#loaded.values()].find((m) => m.path === path);
+    if (cached) return cached;
+    const loaded = await importMigration(this.app.name, path);
+    const expected = idFromFileName(basename(path));
+    if (expected !== undefined && expected !== loaded.id) {
+      throw new LoadError(path, `Migration file ${path} exports ID "${loaded.id}" but its name says "${expected}": rename the file or fix its ID`);
+    }
+    this.#loaded.set(loaded.id, loaded);
+    return loaded;
+  }
+}
+
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/**
+ * Imports one migration file by absolute `file://` URL (never relative to this module, so a
+ * compiled binary imports from disk too) and checks its exports.
+ *
+ * @throws {LoadError} naming the file and what is wrong with it.
+ */
+export async function importMigration(app: string, path: string): Promise<LoadedMigration> {
+  let bytes: Uint8Array;
+  let module: Record<string, unknown>;
+  try {
+    bytes = await readFile(path);
+    module = await import(pathToFileURL(path).href);
+  } catch (error) {
+    throw new LoadError(path, `Cannot import migration ${path}: ${firstLine(error)}`, { cause: error });
+  }
+  if (!("ID" in module)) throw new LoadError(path, `Migration ${path} does not export ID: add \`export const ID = "…"\``);
+  if (!isValidId(module.ID)) {
+    throw new LoadError(path, `Migration ${path} exports an invalid ID ${JSON.stringify(module.ID)}: use a string without whitespace that is not "all" or only digits`);
+  }
+  if (typeof module.forwards !== "function") {
+    throw new LoadError(path, `Migration ${path} does not export a forwards function: add \`export async function forwards({ manager }) { …; return manager; }\``);
+  }
+  if (module.backwards !== undefined && typeof module.backwards !== "function") {
+    throw new LoadError(path, `Migration ${path} exports backwards, but it is not a function`);
+  }
+  if (module.DESCRIPTION !== undefined && typeof module.DESCRIPTION !== "string") {
+    throw new LoadError(path, `Migration ${path} exports DESCRIPTION, but it is not a string`);
+  }
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return {
+    app,
+    id: module.ID,
+    description: (module.DESCRIPTION as string | undefined) ?? "",
+    path,
+    checksum: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join(""),
+    module: module as unknown as MigrationModule,
+  };
+}
+
+/**
+ * Calls the migration's `forwards` (or hand-written `backwards`) to get its recorded
+ * operations. Neither may touch the database: they get no handle.
+ *
+ * @throws {LoadError} when the function throws or returns something else than a manager.
+ */
+export async function recordOperations(
+  migration: LoadedMigration,
+  which: "forwards" | "backwards" = "forwards",
+): Promise<MigrationManager> {
+  const manager = new MigrationManager();
+  const fn = migration.module[which];
+  if (fn === undefined) throw new TypeError(`${which} is not exported`);
+  let result: unknown;
+  try {
+    result = await fn.call(migration.module, { manager, appName: migration.app, migrationId: migration.id });
+  } catch (error) {
+    throw new LoadError(migration.path, `${which}() of migration ${migration.path} failed: ${firstLine(error)}`, { cause: error });
+  }
+  if (result === undefined) return manager;
+  if (!(result instanceof MigrationManager)) {
+    throw new LoadError(migration.path, `${which}() of migration ${migration.path} must return the manager it was given`);
+  }
+  return result;
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n").filter((l) => l.trim() !== "").slice(0, 3).join(" ").trim();
+}
