@@ -1,0 +1,66 @@
+/**
+ * `deno task test`: finds or starts PostgreSQL, runs the whole suite on PGlite and on it, and
+ * ends with `N passed, N failed` from the real counts. With TIDE_REQUIRE_POSTGRES=1 a suite
+ * that could not run its PostgreSQL half fails.
+ *
+ * Extra arguments go to `deno test` (e.g. a file or `--filter`).
+ *
+ * @module
+ */
+
+import { findTestServer } from "./postgres.ts";
+
+const log = (s: string) => console.error(`[test] ${s}`);
+const require = Deno.env.get("TIDE_REQUIRE_POSTGRES") === "1";
+const server = await findTestServer(log);
+const env: Record<string, string> = { NO_COLOR: "1" };
+if (server) {
+  log(`PostgreSQL: ${server.origin}`);
+  env.TIDE_TEST_POSTGRES_URL = server.url;
+} else {
+  log("!!! No PostgreSQL server found or startable: running the PGlite half ONLY; the PostgreSQL tests are SKIPPED !!!");
+  if (require) {
+    log("TIDE_REQUIRE_POSTGRES=1: failing because the PostgreSQL tests cannot run");
+    console.log("0 passed, 1 failed");
+    Deno.exit(1);
+  }
+}
+
+const args = Deno.args.length ? Deno.args : ["tests/"];
+const child = new Deno.Command(Deno.execPath(), {
+  args: ["test", "--allow-all", "--parallel", ...args],
+  env,
+  stdout: "piped",
+  stderr: "inherit",
+}).spawn();
+
+// Echo the output while keeping it, to read deno's own summary at the end.
+let text = "";
+const decoder = new TextDecoder();
+for await (const chunk of child.stdout) {
+  const s = decoder.decode(chunk, { stream: true });
+  text += s;
+  await Deno.stdout.write(chunk);
+}
+const status = await child.status;
+await server?.stop();
+
+const summary = /(ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?(?: \| (\d+) ignored)?/
+  .exec(text);
+if (!summary) {
+  log("could not read deno test's summary");
+  console.log("0 passed, 1 failed");
+  Deno.exit(1);
+}
+const passed = Number(summary[2]);
+const failed = Number(summary[4]);
+const ignored = Number(summary[6] ?? 0);
+const postgresRan = (text.match(/\[postgres\] \.\.\. ok/g) ?? []).length;
+let code = status.code;
+if (require && (ignored > 0 || postgresRan === 0)) {
+  log(`TIDE_REQUIRE_POSTGRES=1 but ${ignored} test(s) were ignored and ${postgresRan} PostgreSQL test(s) passed`);
+  code = code || 1;
+}
+log(`PostgreSQL tests passed: ${postgresRan}`);
+console.log(`${passed} passed, ${failed} failed${ignored ? `, ${ignored} skipped` : ""}`);
+Deno.exit(code);
