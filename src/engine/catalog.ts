@@ -22,14 +22,14 @@ export async function snapshotCatalog(db: Queryable, exclude: readonly string[] 
   const rows = await db.query<{ key: string; value: string }>(
     `
     select 'table ' || format('%I.%I', n.nspname, c.relname) as key,
-           'kind=' || c.relkind || ' persistence=' || c.relpersistence || ' comment=' || coalesce(obj_description(c.oid, 'pg_class'), '') as value
+           'kind=' || c.relkind::text || ' persistence=' || c.relpersistence::text || ' comment=' || coalesce(obj_description(c.oid, 'pg_class'), '') as value
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where c.relkind in ('r', 'p', 'v', 'm') and ${USER_SCHEMAS} ${skip}
     union all
     select 'column ' || format('%I.%I.%I', n.nspname, c.relname, a.attname),
            'type=' || format_type(a.atttypid, a.atttypmod) || ' notnull=' || a.attnotnull
            || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
-           || ' identity=' || a.attidentity || ' generated=' || a.attgenerated
+           || ' identity=' || a.attidentity::text || ' generated=' || a.attgenerated::text
            || ' collation=' || a.attcollation::text || ' comment=' || coalesce(col_description(c.oid, a.attnum), '')
       from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
       left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
