@@ -31,21 +31,98 @@ export function parseJsonc(text: string): unknown {
       i++;
     }
   }
-  // Trailing commas: a comma followed only by blanks before a closing bracket.
-  out = out.replace(/,(\s*[}\]])/g, " $1");
-  try {
-    return JSON.parse(out);
-  } catch (error) {
-    throw new SyntaxError(describeJsonError(out, error));
-  }
+  return new Parser(out).parse();
 }
 
-function describeJsonError(text: string, error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const match = /position (\d+)/.exec(message);
-  if (!match) return message;
-  const before = text.slice(0, Number(match[1]));
-  const line = before.split("\n").length;
-  const column = before.length - before.lastIndexOf("\n");
-  return `${message.replace(/ in JSON at position \d+.*$/, "")} at line ${line}, column ${column}`;
+/** A small JSON parser that knows where it is, so errors give line and column. */
+class Parser {
+  readonly #text: string;
+  #at = 0;
+
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  parse(): unknown {
+    const value = this.#value();
+    this.#blank();
+    if (this.#at < this.#text.length) this.#fail("Unexpected text after the JSON value");
+    return value;
+  }
+
+  #blank(): void {
+    while (/\s/.test(this.#text[this.#at] ?? "")) this.#at++;
+  }
+
+  #value(): unknown {
+    this.#blank();
+    const c = this.#text[this.#at];
+    if (c === "{") return this.#object();
+    if (c === "[") return this.#array();
+    if (c === '"') return this.#string();
+    const m = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(this.#text.slice(this.#at));
+    if (!m) this.#fail(c === undefined ? "Unexpected end of JSON" : `Unexpected character ${JSON.stringify(c)}`);
+    this.#at += m[0].length;
+    return JSON.parse(m[0]);
+  }
+
+  #object(): Record<string, unknown> {
+    const result: Record<string, unknown> = {};
+    this.#at++;
+    for (let first = true;; first = false) {
+      this.#blank();
+      if (this.#text[this.#at] === "}") {
+        this.#at++;
+        return result;
+      }
+      if (!first) {
+        this.#expect(",");
+        this.#blank();
+        // A trailing comma before the closing brace.
+        if (this.#text[this.#at] === "}") continue;
+      }
+      if (this.#text[this.#at] !== '"') this.#fail("Expected a quoted key");
+      const key = this.#string();
+      this.#blank();
+      this.#expect(":");
+      result[key] = this.#value();
+    }
+  }
+
+  #array(): unknown[] {
+    const result: unknown[] = [];
+    this.#at++;
+    for (let first = true;; first = false) {
+      this.#blank();
+      if (this.#text[this.#at] === "]") {
+        this.#at++;
+        return result;
+      }
+      if (!first) {
+        this.#expect(",");
+        this.#blank();
+        if (this.#text[this.#at] === "]") continue;
+      }
+      result.push(this.#value());
+    }
+  }
+
+  #string(): string {
+    const m = /^"(?:[^"\\\u0000-\u001f]|\\.)*"/.exec(this.#text.slice(this.#at));
+    if (!m) this.#fail("Unterminated or invalid string");
+    this.#at += m[0].length;
+    return JSON.parse(m[0]);
+  }
+
+  #expect(char: string): void {
+    if (this.#text[this.#at] !== char) this.#fail(`Expected "${char}"`);
+    this.#at++;
+  }
+
+  #fail(message: string): never {
+    const before = this.#text.slice(0, this.#at);
+    const line = before.split("\n").length;
+    const column = before.length - before.lastIndexOf("\n");
+    throw new SyntaxError(`${message} at line ${line}, column ${column}`);
+  }
 }

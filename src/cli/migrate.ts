@@ -99,8 +99,8 @@ async function preview(io: Io, session: Session, plan: CommandPlan, options: Mig
 
 /** Asks for agreement; returns undefined to go on, or what to do when declined. */
 async function ask(io: Io, plan: CommandPlan): Promise<((o: MigrateOptions) => number) | undefined> {
-  const apps = plan.apps.length > 1 ? ` of apps ${plan.apps.join(", ")}` : ` of app ${plan.apps[0]}`;
-  io.err(`About to reverse${apps}, most recently run first:\n${planLines(plan.migrations).join("\n")}\n`);
+  const apps = plan.apps.length > 1 ? `apps ${plan.apps.join(", ")}` : `app ${plan.apps[0]}`;
+  io.err(`About to reverse ${plan.migrations.length} migration(s) of ${apps}, most recently run first:\n${planLines(plan.migrations).join("\n")}\n`);
   if (await confirm(io, `Reverse ${plan.migrations.length} migration(s)?`)) return undefined;
   return (options) => {
     if (options.json) printJson(io, runJson(false, "Not proceeding.", []));
