@@ -9,7 +9,7 @@ import { PlanError, RunError } from "../errors.ts";
 import { LockTimeoutError } from "../db/database.ts";
 import type { HistoryRow } from "./history.ts";
 import { type Plan, type PlannedMigration, planBackwardsMigration, planForwardsMigration } from "./plan.ts";
-import { type RunHooks, type RunResult, runPlan } from "./run.ts";
+import { type DdlSafety, type RunHooks, type RunResult, runPlan } from "./run.ts";
 import { selectBackwards, selectForwards } from "./select.ts";
 import type { Session } from "./session.ts";
 import type { Target } from "./target.ts";
@@ -126,6 +126,10 @@ export interface ExecuteOptions {
   /** Record forwards migrations without running them. */
   readonly fake?: boolean;
   readonly hooks?: RunHooks;
+  /** Timeouts and retries of the migrations' statements. */
+  readonly safety?: DdlSafety;
+  /** The whole run in one transaction. */
+  readonly atomic?: boolean;
 }
 
 /**
@@ -136,6 +140,12 @@ export interface ExecuteOptions {
  */
 export async function executePlan(session: Session, plan: CommandPlan, options: ExecuteOptions = {}): Promise<RunResult> {
   const timeout = options.lockTimeoutMs ?? 10_000;
+  const unwrapped = plan.migrations.filter((m) => !m.transactional);
+  if (options.atomic && unwrapped.length > 0) {
+    throw new PlanError(
+      `Cannot run --atomic: ${unwrapped.map((m) => `${m.app} ${m.id}`).join(", ")} has steps that cannot run inside a transaction (CONCURRENTLY). Run without --atomic`,
+    );
+  }
   try {
     return await session.db.withLock(session.history.lockKey, timeout, async () => {
       if (plan.direction === "forwards") await session.history.ensure(session.db);
@@ -147,7 +157,12 @@ export async function executePlan(session: Session, plan: CommandPlan, options: 
             "Run the command again to see the new plan",
         );
       }
-      return await runPlan(session.db, session.history, plan, { fake: options.fake ?? false, hooks: options.hooks ?? {} });
+      return await runPlan(session.db, session.history, plan, {
+        fake: options.fake ?? false,
+        hooks: options.hooks ?? {},
+        atomic: options.atomic ?? false,
+        ...(options.safety ? { safety: options.safety } : {}),
+      });
     });
   } catch (error) {
     if (error instanceof LockTimeoutError) throw new RunError(error.message, { cause: error });

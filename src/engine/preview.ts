@@ -11,7 +11,7 @@ import { type Capture, CAPTURING_KINDS } from "../migration/operations.ts";
 import { renderForwards } from "../migration/render.ts";
 import type { History } from "./history.ts";
 import type { Plan, PlannedMigration } from "./plan.ts";
-import { storedReversal } from "./run.ts";
+import { DEFAULT_DDL_SAFETY, type DdlSafety, safetyStatements, storedReversal } from "./run.ts";
 
 /** One migration of a preview: its statements as they would run. */
 export interface PreviewedMigration {
@@ -25,10 +25,15 @@ export interface PreviewedMigration {
  * Renders each planned migration as it would run. Drops and alters forwards are rendered with
  * what the catalog says now (read only), as the run would capture it.
  */
-export async function previewPlan(db: Queryable, history: History, plan: Plan, options: { fake?: boolean } = {}): Promise<PreviewedMigration[]> {
+export async function previewPlan(
+  db: Queryable,
+  history: History,
+  plan: Plan,
+  options: { fake?: boolean; safety?: DdlSafety } = {},
+): Promise<PreviewedMigration[]> {
   const previews: PreviewedMigration[] = [];
   for (const m of plan.migrations) {
-    const statements: string[] = [];
+    const statements: string[] = safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, m.transactional);
     const captures: Record<string, Capture> = {};
     if (!options.fake) {
       for (const unit of m.operations) {

@@ -54,20 +54,60 @@ export interface RunHooks {
   onEnd?(migration: PlannedMigration, outcome: MigrationOutcome): void;
 }
 
+/** Timeouts every migration's statements run under, so DDL never queues behind a long lock. */
+export interface DdlSafety {
+  /** `lock_timeout` of each migration's statements, in ms. @default 5000 */
+  readonly lockTimeoutMs: number;
+  /** How often to try again, after a jittered pause, when `lock_timeout` hits. @default 3 */
+  readonly retries: number;
+  /** `statement_timeout`, in ms; undefined keeps the server's. */
+  readonly statementTimeoutMs?: number | undefined;
+}
+
+/** The defaults of {@linkcode DdlSafety}. */
+export const DEFAULT_DDL_SAFETY: DdlSafety = { lockTimeoutMs: 5000, retries: 3 };
+
+/** The `SET` statements that apply `safety`: `SET LOCAL` inside a transaction. */
+export function safetyStatements(safety: DdlSafety, local: boolean): string[] {
+  const set = local ? "SET LOCAL" : "SET";
+  return [
+    `${set} lock_timeout = '${Math.round(safety.lockTimeoutMs)}ms'`,
+    ...(safety.statementTimeoutMs ? [`${set} statement_timeout = '${Math.round(safety.statementTimeoutMs)}ms'`] : []),
+  ];
+}
+
 /** Options of {@linkcode runPlan}. */
 export interface RunOptions {
   /** Record forwards migrations as run without running them. */
   readonly fake?: boolean;
   readonly hooks?: RunHooks;
+  /** Timeouts and retries for the migrations' statements. @default DEFAULT_DDL_SAFETY */
+  readonly safety?: DdlSafety;
+  /**
+   * Run the whole plan in one transaction: all or nothing. Refused for plans with steps that
+   * cannot run in a transaction.
+   */
+  readonly atomic?: boolean;
+  /** Pause before retry `attempt` (from 1), in ms; tests shorten it. */
+  readonly retryPause?: (attempt: number) => number;
 }
 
-/** Runs each planned migration in its own transaction, stopping at the first failure. */
+/** The pause before a retry: exponential from 100 ms, jittered by ±50% so runs spread out. */
+export function jitteredPause(attempt: number): number {
+  return 100 * 2 ** (attempt - 1) * (0.5 + Math.random());
+}
+
+/**
+ * Runs each planned migration in its own transaction (or all in one with `atomic`), stopping
+ * at the first failure.
+ */
 export async function runPlan(db: Database, history: History, plan: Plan, options: RunOptions = {}): Promise<RunResult> {
+  if (options.atomic) return await runAtomic(db, history, plan, options);
   const outcomes: MigrationOutcome[] = [];
   let failed = false;
   for (const m of plan.migrations) {
     if (failed) {
-      outcomes.push({ app: m.app, id: m.id, description: m.description, status: "not-run", durationMs: 0, sql: [] });
+      outcomes.push(notRun(m));
       continue;
     }
     options.hooks?.onStart?.(m);
@@ -75,12 +115,11 @@ export async function runPlan(db: Database, history: History, plan: Plan, option
     const executed: string[] = [];
     let outcome: MigrationOutcome;
     try {
-      await runMigration(db, history, m, options.fake ?? false, executed);
-      const status = plan.direction === "backwards" ? "reversed" : options.fake ? "faked" : "applied";
-      outcome = { app: m.app, id: m.id, description: m.description, status, durationMs: elapsed(started), sql: executed };
+      await withRetries(options, executed, () => runMigration(db, history, m, options, executed));
+      outcome = done(plan, m, options, started, executed);
     } catch (error) {
       failed = true;
-      outcome = { app: m.app, id: m.id, description: m.description, status: "failed", durationMs: elapsed(started), sql: executed, error: describeFailure(m, error) };
+      outcome = { ...notRun(m), status: "failed", durationMs: elapsed(started), sql: executed, error: describeFailure(m, error) };
     }
     outcomes.push(outcome);
     options.hooks?.onEnd?.(m, outcome);
@@ -88,36 +127,140 @@ export async function runPlan(db: Database, history: History, plan: Plan, option
   return { success: !failed, outcomes };
 }
 
+function notRun(m: PlannedMigration): MigrationOutcome {
+  return { app: m.app, id: m.id, description: m.description, status: "not-run", durationMs: 0, sql: [] };
+}
+
+function done(plan: Plan, m: PlannedMigration, options: RunOptions, started: number, executed: string[]): MigrationOutcome {
+  const status = plan.direction === "backwards" ? "reversed" : options.fake ? "faked" : "applied";
+  return { ...notRun(m), status, durationMs: elapsed(started), sql: executed };
+}
+
+/** Whether an error is `lock_timeout` running out (SQLSTATE 55P03, lock_not_available). */
+function isLockTimeout(error: unknown): boolean {
+  return error instanceof StatementError && error.server.code === "55P03";
+}
+
+/** Runs `attempt`, again after a pause when a lock timeout rolled it back, up to the retries. */
+async function withRetries(options: RunOptions, executed: string[], attempt: () => Promise<void>): Promise<void> {
+  const retries = (options.safety ?? DEFAULT_DDL_SAFETY).retries;
+  for (let tries = 0;; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!isLockTimeout(error) || tries >= retries) throw error;
+      executed.length = 0;
+      await new Promise((r) => setTimeout(r, (options.retryPause ?? jitteredPause)(tries + 1)));
+    }
+  }
+}
+
+/** `--atomic`: one transaction for the whole plan; a failure anywhere rolls everything back. */
+async function runAtomic(db: Database, history: History, plan: Plan, options: RunOptions): Promise<RunResult> {
+  const outcomes: MigrationOutcome[] = [];
+  let failure: { index: number; error: unknown } | undefined;
+  const executed: string[][] = [];
+  const started: number[] = [];
+  try {
+    await withRetries(options, [], async () => {
+      outcomes.length = 0;
+      await db.transaction(async (tx) => {
+        await tx.execute(safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, true));
+        for (const [index, m] of plan.migrations.entries()) {
+          options.hooks?.onStart?.(m);
+          started[index] = performance.now();
+          executed[index] = [];
+          try {
+            await migrationBody(tx, history, m, options, executed[index]!, false);
+          } catch (error) {
+            failure = { index, error };
+            throw error;
+          }
+          outcomes.push(done(plan, m, options, started[index]!, executed[index]!));
+        }
+      });
+    });
+  } catch (error) {
+    failure ??= { index: 0, error };
+  }
+  if (failure === undefined) {
+    for (const [i, m] of plan.migrations.entries()) options.hooks?.onEnd?.(m, outcomes[i]!);
+    return { success: true, outcomes };
+  }
+  // Everything was rolled back: the failed one says why, the others did not happen.
+  const result = plan.migrations.map((m, i): MigrationOutcome =>
+    i === failure!.index
+      ? { ...notRun(m), status: "failed", durationMs: elapsed(started[i] ?? performance.now()), sql: executed[i] ?? [], error: describeFailure(m, failure!.error, true) }
+      : notRun(m)
+  );
+  for (const [i, m] of plan.migrations.entries()) options.hooks?.onEnd?.(m, result[i]!);
+  return { success: false, outcomes: result };
+}
+
 function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 10) / 10;
 }
 
-async function runMigration(db: Database, history: History, m: PlannedMigration, fake: boolean, executed: string[]): Promise<void> {
-  const body = async (q: Queryable) => {
-    const batch = new Batch(q, executed);
-    const captures: Record<string, Capture> = {};
-    if (!fake) {
-      for (const unit of m.operations) {
-        let steps = unit.rendered.steps;
-        if (unit.direction === "forwards" && unit.op !== undefined && CAPTURING_KINDS.has(unit.op.kind)) {
-          // The capture must see what earlier statements of this migration did.
-          await batch.flush();
-          const capture = await captureFor(q, unit.op);
-          if (capture !== undefined) captures[String(unit.rendered.index)] = capture;
-          steps = renderForwards(unit.op, unit.rendered.index, capture).steps;
+async function runMigration(db: Database, history: History, m: PlannedMigration, options: RunOptions, executed: string[]): Promise<void> {
+  const safety = options.safety ?? DEFAULT_DDL_SAFETY;
+  if (m.transactional) {
+    await db.transaction((tx) => migrationBody(tx, history, m, options, executed, true));
+    return;
+  }
+  // CONCURRENTLY cannot run in a transaction: statement by statement, each retried on its own
+  // when it times out waiting for a lock (a statement that timed out changed nothing).
+  await db.execute(safetyStatements(safety, false));
+  try {
+    const retrying: Queryable = {
+      query: (sql, params) => db.query(sql, params),
+      execute: async (statements) => {
+        const counts: number[] = [];
+        for (const statement of statements) {
+          await withRetries(options, [], async () => {
+            counts.push(...(await db.execute([statement])));
+          });
         }
-        for (const step of steps) await batch.add(step);
+        return counts;
+      },
+    };
+    await migrationBody(retrying, history, m, options, executed, false);
+  } finally {
+    await db.execute(["RESET lock_timeout", "RESET statement_timeout"]).catch(() => {});
+  }
+}
+
+/** The statements of one migration, its captures, and its history row change. */
+async function migrationBody(
+  q: Queryable,
+  history: History,
+  m: PlannedMigration,
+  options: RunOptions,
+  executed: string[],
+  setLocal: boolean,
+): Promise<void> {
+  const batch = new Batch(q, executed);
+  if (setLocal) for (const sql of safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, true)) await batch.add({ sql });
+  const captures: Record<string, Capture> = {};
+  const fake = options.fake ?? false;
+  if (!fake) {
+    for (const unit of m.operations) {
+      let steps = unit.rendered.steps;
+      if (unit.direction === "forwards" && unit.op !== undefined && CAPTURING_KINDS.has(unit.op.kind)) {
+        // The capture must see what earlier statements of this migration did.
+        await batch.flush();
+        const capture = await captureFor(q, unit.op);
+        if (capture !== undefined) captures[String(unit.rendered.index)] = capture;
+        steps = renderForwards(unit.op, unit.rendered.index, capture).steps;
       }
+      for (const step of steps) await batch.add(step);
     }
-    if (m.direction === "forwards") {
-      batch.addHistory(history.insertStatement(m.app, m.id, m.description, m.migration?.checksum ?? null, storedReversal(m, captures, fake)));
-    } else {
-      batch.addHistory(history.deleteStatement(m.app, m.id));
-    }
-    await batch.flush();
-  };
-  if (m.transactional) await db.transaction(body);
-  else await body(db);
+  }
+  if (m.direction === "forwards") {
+    batch.addHistory(history.insertStatement(m.app, m.id, m.description, m.migration?.checksum ?? null, storedReversal(m, captures, fake)));
+  } else {
+    batch.addHistory(history.deleteStatement(m.app, m.id));
+  }
+  await batch.flush();
 }
 
 /**
@@ -184,8 +327,16 @@ export function storedReversal(m: PlannedMigration, captures: Record<string, Cap
   return { captures, statements, ...(fake ? { faked: true } : {}) };
 }
 
-function describeFailure(m: PlannedMigration, error: unknown): MigrationFailure {
-  const what = `Migration ${m.app} ${m.id}${m.description ? ` (${m.description})` : ""} failed`;
+function describeFailure(m: PlannedMigration, error: unknown, atomic = false): MigrationFailure {
+  const what = `Migration ${m.app} ${m.id}${m.description ? ` (${m.description})` : ""} failed` +
+    (atomic ? " and the whole --atomic run was rolled back" : "");
+  if (isLockTimeout(error)) {
+    return {
+      message: `${what}: statement ${oneLine((error as StatementError).statement)} kept waiting for a lock held by another session ` +
+        "(lock_timeout, after every retry). Find the blocker in pg_stat_activity, or raise --ddl-lock-timeout / --ddl-retries",
+      statement: (error as StatementError).statement,
+    };
+  }
   if (error instanceof StatementError) {
     return { message: `${what} at statement: ${oneLine(error.statement)} — ${error.message}`, statement: error.statement };
   }
