@@ -106,6 +106,12 @@ export class History {
     return `DELETE FROM ${this.table} WHERE app_name = ${quoteLiteral(app)} AND name = ${quoteLiteral(id)}`;
   }
 
+  /** The name as catalog snapshots print it (`schema.table`, quoted only where needed). */
+  get catalogName(): string {
+    const parts = this.#name.includes(".") ? this.#name.split(".") : ["public", this.#name];
+    return parts.map((p) => (/^[a-z_][a-z0-9_$]*$/.test(p) ? p : `"${p.replaceAll('"', '""')}"`)).join(".");
+  }
+
   /** The advisory lock key for runs against this table. */
   get lockKey(): string {
     return `tide:${this.#name}`;

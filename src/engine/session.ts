@@ -21,6 +21,8 @@ export interface Session {
   readonly history: History;
   /** The database URL with its password masked, for messages. */
   readonly databaseLabel: string;
+  /** The database URL as given (with its password): never print it, use databaseLabel. */
+  readonly databaseUrl: string;
   /** The migration source of an app; throws a PlanError for an unknown app. */
   source(app: string): MigrationSource;
   /** The app config of a name; throws a PlanError for an unknown app. */
@@ -57,11 +59,11 @@ export async function openSession(options: SessionOptions = {}): Promise<Session
     if (!exists) url = "pglite:memory";
   }
   const db = await openDatabase(url);
-  return makeSession(config, db, maskPasswords(choice.url));
+  return makeSession(config, db, choice.url);
 }
 
 /** Builds a session around an already open database (tests, the library API). */
-export function makeSession(config: ProjectConfig, db: Database, databaseLabel: string): Session {
+export function makeSession(config: ProjectConfig, db: Database, databaseUrl: string): Session {
   const sources = new Map<string, MigrationSource>();
   const app = (name: string): AppConfig => {
     const found = config.apps.find((a) => a.name === name);
@@ -74,7 +76,8 @@ export function makeSession(config: ProjectConfig, db: Database, databaseLabel: 
     config,
     db,
     history: new History(config.migrationTable),
-    databaseLabel,
+    databaseLabel: maskPasswords(databaseUrl),
+    databaseUrl,
     app,
     source(name: string) {
       let source = sources.get(name);

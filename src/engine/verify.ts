@@ -1,0 +1,166 @@
+/**
+ * `tide verify`: proves on a scratch database that each migration's reversal restores the
+ * exact schema: snapshot, apply, reverse, compare, apply again. Never touches the user's data.
+ *
+ * @module
+ */
+
+import type { Database } from "../db/database.ts";
+import { openDatabase } from "../db/open.ts";
+import { type CatalogSnapshot, diffCatalog, snapshotCatalog } from "./catalog.ts";
+import { History } from "./history.ts";
+import { planBackwardsMigration, planForwardsMigration } from "./plan.ts";
+import { runPlan } from "./run.ts";
+import type { Session } from "./session.ts";
+import type { Target } from "./target.ts";
+import type { LoadedMigration } from "../loader/load.ts";
+import { PlanError } from "../errors.ts";
+
+/** One attribute that differs after a round trip. */
+export interface VerifyDifference {
+  /** e.g. `index public.band_name_idx`. */
+  readonly object: string;
+  /** e.g. `default`, `definition`, or `exists`. */
+  readonly attribute: string;
+  readonly before: string | null;
+  readonly after: string | null;
+}
+
+/** What verify found for one migration. */
+export interface VerifiedMigration {
+  readonly app: string;
+  readonly id: string;
+  readonly description: string;
+  /**
+   * `ok`: the round trip restored the schema. `differs`: it did not (see differences).
+   * `failed`: applying or reversing failed (see error). `irreversible`: it cannot be reversed.
+   * `applied`: only applied, to build the schema later migrations start from.
+   */
+  readonly status: "ok" | "differs" | "failed" | "irreversible" | "applied";
+  readonly differences: readonly VerifyDifference[];
+  readonly error?: string;
+}
+
+/** The result of a verify run. */
+export interface VerifyResult {
+  readonly success: boolean;
+  /** Where the scratch database lived, for the report. */
+  readonly scratch: string;
+  readonly migrations: readonly VerifiedMigration[];
+}
+
+/**
+ * Runs every migration of the project forwards on a scratch database, in dependency order,
+ * round-tripping the selected ones: `all` (default), an ID (that one), or N (the app's last N).
+ */
+export async function verify(session: Session, request: { app: string; target: Target }): Promise<VerifyResult> {
+  const apps = request.app === "all" ? session.config.apps.map((a) => a.name) : [session.app(request.app).name];
+  const order: LoadedMigration[] = [];
+  for (const app of session.config.apps) {
+    // Apps the selected one depends on (and the rest, for "all") build the starting schema.
+    order.push(...(await session.source(app.name).all()).values());
+  }
+  const selected = new Set<LoadedMigration>();
+  for (const app of apps) {
+    const own = order.filter((m) => m.app === app);
+    const chosen = request.target.kind === "all"
+      ? own
+      : request.target.kind === "count"
+      ? own.slice(-request.target.count)
+      : own.filter((m) => m.id === (request.target as { id: string }).id);
+    if (request.target.kind === "id" && chosen.length === 0) {
+      throw new PlanError(`App "${app}" has no migration "${request.target.id}"`);
+    }
+    for (const m of chosen) selected.add(m);
+  }
+  const last = Math.max(...[...selected].map((m) => order.indexOf(m)));
+  const { db, label, drop } = await openScratch(session);
+  try {
+    const history = new History(session.config.migrationTable);
+    await history.ensure(db);
+    const results: VerifiedMigration[] = [];
+    for (const migration of order.slice(0, last + 1)) {
+      const result = await roundTrip(db, history, migration, selected.has(migration));
+      results.push(result);
+      // Later migrations would start from a schema that is not what they expect.
+      if (result.error !== undefined) break;
+    }
+    return { success: results.every((r) => r.status === "ok" || r.status === "applied"), scratch: label, migrations: results };
+  } finally {
+    await drop();
+  }
+}
+
+async function roundTrip(db: Database, history: History, migration: LoadedMigration, check: boolean): Promise<VerifiedMigration> {
+  const base = { app: migration.app, id: migration.id, description: migration.description, differences: [] };
+  const exclude = [history.catalogName];
+  const apply = async () => {
+    const r = await runPlan(db, history, { direction: "forwards", migrations: [await planForwardsMigration(migration)] });
+    return r.outcomes[0]?.error?.message;
+  };
+  const before = check ? await snapshotCatalog(db, exclude) : undefined;
+  const applyError = await apply();
+  if (applyError) return { ...base, status: "failed", error: applyError };
+  if (!check) return { ...base, status: "applied" };
+  const [row] = (await history.list(db, [migration.app])).filter((r) => r.id === migration.id);
+  const plan = await planBackwardsMigration(row!, migration);
+  if (plan.irreversible.length) return { ...base, status: "irreversible", error: plan.irreversible.join("; ") };
+  const back = await runPlan(db, history, { direction: "backwards", migrations: [plan] });
+  if (back.outcomes[0]?.error) return { ...base, status: "failed", error: back.outcomes[0].error.message };
+  const differences = attributeDiff(before!, await snapshotCatalog(db, exclude));
+  const againError = await apply();
+  const again = againError ? { error: `applying again after the reversal failed: ${againError}` } : {};
+  // A reversal that does not restore the schema is the root cause; a failed re-apply follows from it.
+  if (differences.length) return { ...base, status: "differs", differences, ...again };
+  if (againError) return { ...base, status: "failed", differences, ...again };
+  return { ...base, status: "ok", differences };
+}
+
+/** Splits `key=value key=value` snapshot lines into attributes and lists those that differ. */
+export function attributeDiff(before: CatalogSnapshot, after: CatalogSnapshot): VerifyDifference[] {
+  const out: VerifyDifference[] = [];
+  for (const d of diffCatalog(before, after)) {
+    if (d.before === null || d.after === null) {
+      out.push({ object: d.object, attribute: "exists", before: d.before === null ? null : "yes", after: d.after === null ? null : "yes" });
+      continue;
+    }
+    const a = attributes(d.before);
+    const b = attributes(d.after);
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      if (a[key] !== b[key]) out.push({ object: d.object, attribute: key, before: a[key] ?? null, after: b[key] ?? null });
+    }
+  }
+  return out;
+}
+
+function attributes(value: string): Record<string, string> {
+  const parts = value.split(/ (?=[a-z]+=)/);
+  const result: Record<string, string> = {};
+  for (const part of parts) {
+    const m = /^([a-z]+)=([\s\S]*)$/.exec(part);
+    if (m) result[m[1]!] = m[2]!;
+    else result.definition = part;
+  }
+  return result;
+}
+
+/** A scratch database beside the user's: a temporary database on the server, or PGlite in memory. */
+async function openScratch(session: Session): Promise<{ db: Database; label: string; drop: () => Promise<void> }> {
+  if (session.db.kind === "pglite") {
+    const db = await openDatabase("pglite:memory");
+    return { db, label: "pglite:memory", drop: () => db.close() };
+  }
+  const name = `tide_verify_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  await session.db.execute([`CREATE DATABASE ${name}`]);
+  const url = new URL(session.databaseUrl);
+  url.pathname = `/${name}`;
+  const db = await openDatabase(url.toString());
+  return {
+    db,
+    label: `temporary database ${name} on ${new URL(session.databaseLabel).host}`,
+    drop: async () => {
+      await db.close();
+      await session.db.execute([`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);
+    },
+  };
+}
