@@ -65,20 +65,22 @@ class PostgresDatabase implements Database {
   }
 
   async withLock<T>(key: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-    // lock_timeout bounds the wait on advisory locks too; the session setting is restored after.
-    await this.#sql.unsafe(`set lock_timeout = ${Math.max(1, Math.round(timeoutMs))}`);
-    try {
-      await this.#sql.unsafe("select pg_advisory_lock(hashtext($1))", [key]);
-    } catch (error) {
-      if ((error as { code?: string }).code === "55P03") {
+    // Poll pg_try_advisory_lock rather than block in pg_advisory_lock: a session blocked in a
+    // statement holds a snapshot, and CREATE INDEX CONCURRENTLY in the run holding the lock
+    // would wait for that snapshot while the waiter waits for the lock: a deadlock. Between
+    // tries the waiter holds nothing.
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const [row] = await this.#sql.unsafe("select pg_try_advisory_lock(hashtext($1)) as ok", [key]);
+      if (row?.ok) break;
+      const left = deadline - Date.now();
+      if (left <= 0) {
         throw new LockTimeoutError(
           `Another tide run holds the migration lock "${key}"; gave up after ${timeoutMs} ms. ` +
             "Wait for it to finish, or raise --lock-timeout",
         );
       }
-      throw error;
-    } finally {
-      await this.#sql.unsafe("reset lock_timeout");
+      await new Promise((r) => setTimeout(r, Math.min(50, left)));
     }
     try {
       return await fn();

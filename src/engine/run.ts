@@ -8,6 +8,7 @@
 import { type Database, type Queryable, StatementError } from "../db/database.ts";
 import { captureFor } from "../migration/capture.ts";
 import { type Capture, CAPTURING_KINDS } from "../migration/operations.ts";
+import { quoteIdent, splitName } from "../migration/quote.ts";
 import { renderBackwards, renderForwards, type Step } from "../migration/render.ts";
 import type { History, StoredReversal } from "./history.ts";
 import type { Plan, PlannedMigration } from "./plan.ts";
@@ -252,6 +253,10 @@ async function migrationBody(
         if (capture !== undefined) captures[String(unit.rendered.index)] = capture;
         steps = renderForwards(unit.op, unit.rendered.index, capture).steps;
       }
+      if (!m.transactional && unit.direction === "forwards" && unit.op?.kind === "addIndex" && unit.op.concurrently) {
+        await batch.flush();
+        await dropInvalidLeftover(q, unit.op.table, unit.op.name, executed);
+      }
       for (const step of steps) await batch.add(step);
     }
   }
@@ -261,6 +266,23 @@ async function migrationBody(
     batch.addHistory(history.deleteStatement(m.app, m.id));
   }
   await batch.flush();
+}
+
+/**
+ * A CREATE INDEX CONCURRENTLY interrupted by a crash leaves an INVALID index and no history
+ * row. Since the migration has not run, that index is a leftover: drop it so the run proceeds.
+ */
+async function dropInvalidLeftover(q: Queryable, table: string, index: string, executed: string[]): Promise<void> {
+  const { schema } = splitName(table);
+  const name = schema === undefined ? quoteIdent(index) : `${quoteIdent(schema)}.${quoteIdent(index)}`;
+  const [row] = await q.query<{ invalid: boolean }>(
+    "select not i.indisvalid as invalid from pg_index i where i.indexrelid = to_regclass($1)",
+    [name],
+  );
+  if (!row?.invalid) return;
+  const sql = `DROP INDEX CONCURRENTLY ${name}`;
+  executed.push(`-- ${name} is an INVALID leftover of an interrupted run: dropped before building it again`, sql);
+  await q.execute([sql]);
 }
 
 /**
@@ -338,7 +360,10 @@ function describeFailure(m: PlannedMigration, error: unknown, atomic = false): M
     };
   }
   if (error instanceof StatementError) {
-    return { message: `${what} at statement: ${oneLine(error.statement)} — ${error.message}`, statement: error.statement };
+    const partial = m.transactional ? "" :
+      ". This migration runs outside a transaction (CONCURRENTLY), so the statements before this one stayed applied " +
+        "and it is not recorded as run: undo them (or finish them by hand and record it with --fake), then run again";
+    return { message: `${what} at statement: ${oneLine(error.statement)} — ${error.message}${partial}`, statement: error.statement };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { message: `${what}: ${message}` };
