@@ -13,6 +13,7 @@ import { printJson } from "./common.ts";
 import type { Io } from "./io.ts";
 import { migrate, type MigrateOptions } from "./migrate.ts";
 import { newMigration } from "./new.ts";
+import { verifyCommand } from "./verify.ts";
 
 /**
  * Runs the CLI with the given arguments; returns the exit code: 0 success, 1 a migration
@@ -55,6 +56,16 @@ function normaliseFlags(args: readonly string[]): string[] {
   return out;
 }
 
+/** Options `backwards` and `forwards` share: how the migrations' statements run. */
+function runOptions(command: Command): void {
+  command
+    .option("--atomic", "run every migration in one transaction: all or nothing")
+    .addOption(new Option("--ddl-lock-timeout <duration>", "lock_timeout of each migration's statements").default("5s"))
+    .addOption(new Option("--ddl-retries <n>", "retries, with jittered pauses, when that lock_timeout hits").default("3"))
+    .option("--statement-timeout <duration>", "statement_timeout of each migration's statements")
+    .option("--forbid-data-loss", "refuse (exit 1, nothing run) a plan that would destroy data");
+}
+
 function buildProgram(io: Io, setCode: (code: number) => void): Command {
   const program = new Command("tide")
     .description("Run PostgreSQL schema migrations forwards and, above all, backwards.")
@@ -86,6 +97,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .action(async (app: string, id: string | undefined, _o: unknown, cmd: Command) => {
       setCode(await migrate(io, "backwards", app, id, globals(cmd)));
     });
+  runOptions(program.commands.at(-1)!);
 
   program.command("forwards")
     .alias("f")
@@ -98,6 +110,15 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .addOption(lockTimeout())
     .action(async (app: string, id: string | undefined, _o: unknown, cmd: Command) => {
       setCode(await migrate(io, "forwards", app, id, globals(cmd)));
+    });
+  runOptions(program.commands.at(-1)!);
+
+  program.command("verify")
+    .description("Prove on a scratch database that each migration's reversal restores the exact schema.")
+    .argument("<app>", 'app name, or "all"')
+    .argument("[migration_id]", '"all" (default), a number N (the app\'s last N), or an ID')
+    .action(async (app: string, id: string | undefined, _o: unknown, cmd: Command) => {
+      setCode(await verifyCommand(io, app, id, globals(cmd)));
     });
 
   program.command("check")

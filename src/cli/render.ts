@@ -5,6 +5,7 @@
  */
 
 import type { MigrationStatus } from "../engine/commands.ts";
+import type { DataLoss } from "../engine/data_loss.ts";
 import type { PlannedMigration } from "../engine/plan.ts";
 import type { MigrationOutcome, RunResult } from "../engine/run.ts";
 
@@ -57,6 +58,17 @@ export function planLines(migrations: readonly PlannedMigration[]): string[] {
     for (const w of m.warnings) lines.push(`      warning: ${w}`);
   }
   return lines;
+}
+
+/** The preflight's findings, one line each, for the prompt and stderr. */
+export function dataLossLines(findings: readonly DataLoss[]): string[] {
+  return [
+    "Data that this plan destroys (measured now):",
+    ...findings.map((f) =>
+      `  ${f.migration}: ${f.object}: ${f.rows} ${f.object.startsWith("column") || f.object.startsWith("cast") ? "value(s)" : "row(s)"}` +
+      `${f.estimated ? " (estimate from the catalog)" : ""}${f.detail ? ` — ${f.detail}` : ""}`
+    ),
+  ];
 }
 
 /** One progress line for a finished migration. */

@@ -9,6 +9,7 @@ import type { Queryable } from "../db/database.ts";
 import { captureFor } from "../migration/capture.ts";
 import { type Capture, CAPTURING_KINDS } from "../migration/operations.ts";
 import { renderForwards } from "../migration/render.ts";
+import type { DataLoss } from "./data_loss.ts";
 import type { History } from "./history.ts";
 import type { Plan, PlannedMigration } from "./plan.ts";
 import { DEFAULT_DDL_SAFETY, type DdlSafety, safetyStatements, storedReversal } from "./run.ts";
@@ -58,8 +59,17 @@ export async function previewPlan(
   return previews;
 }
 
-/** The preview as one SQL script; `header` lines become leading comments. */
-export function previewScript(history: History, direction: Plan["direction"], previews: readonly PreviewedMigration[], header: readonly string[]): string {
+/**
+ * The preview as one SQL script; `header` lines become leading comments, and each migration's
+ * data-loss findings comments above it.
+ */
+export function previewScript(
+  history: History,
+  direction: Plan["direction"],
+  previews: readonly PreviewedMigration[],
+  header: readonly string[],
+  dataLoss: readonly DataLoss[] = [],
+): string {
   const lines = header.map((h) => `-- ${h}`);
   if (direction === "forwards") {
     lines.push("", "-- the history table, as tide creates it when needed");
@@ -70,6 +80,9 @@ export function previewScript(history: History, direction: Plan["direction"], pr
     lines.push("", `-- ${m.app} ${m.id}${m.description ? `: ${oneLine(m.description)}` : ""}`);
     for (const o of m.operations) for (const note of o.rendered.notes) lines.push(`-- note: ${note}`);
     for (const warning of m.warnings) lines.push(`-- warning: ${oneLine(warning)}`);
+    for (const f of dataLoss.filter((d) => d.migration === `${m.app} ${m.id}`)) {
+      lines.push(`-- data loss: ${f.object}: ${f.rows}${f.estimated ? " (estimate)" : ""}${f.detail ? ` — ${oneLine(f.detail)}` : ""}`);
+    }
     if (!p.transactional) lines.push("-- runs outside a transaction: a CONCURRENTLY step cannot run inside one");
     if (p.transactional) lines.push("BEGIN;");
     lines.push(...p.statements.map(terminate));
