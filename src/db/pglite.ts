@@ -6,7 +6,7 @@
  */
 
 import type { PGlite } from "@electric-sql/pglite";
-import { type FileHandle, mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import {
@@ -15,6 +15,7 @@ import {
   type Queryable,
   StatementError,
 } from "./database.ts";
+import { readTemplate, saveTemplate } from "./pglite_template.ts";
 
 interface PgliteLike {
   query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
@@ -30,10 +31,19 @@ interface PgliteLike {
 export async function openPglite(path: string): Promise<Database> {
   // Imported here so that runs against a server never load PGlite's WASM.
   const { PGlite } = await import("@electric-sql/pglite");
-  if (path !== "memory") await mkdir(path, { recursive: true });
-  const db = path === "memory" ? new PGlite() : new PGlite(path);
+  if (path === "memory") {
+    const db = new PGlite();
+    await db.waitReady;
+    return new PgliteDatabase(db, undefined);
+  }
+  const fresh = (await readdir(path).catch(() => [])).length === 0;
+  await mkdir(path, { recursive: true });
+  const template = fresh ? await readTemplate() : undefined;
+  const db = template ? new PGlite(path, { loadDataDir: template }) : new PGlite(path);
   await db.waitReady;
-  return new PgliteDatabase(db, path === "memory" ? undefined : path);
+  // The first fresh database on this machine seeds the template for the next ones.
+  if (fresh && !template) await saveTemplate(await db.dumpDataDir("gzip"));
+  return new PgliteDatabase(db, path);
 }
 
 /** Wraps an already open PGlite instance (tests share one per file). */
