@@ -108,6 +108,7 @@ class Parser {
   }
 
   #string(): string {
+    // deno-lint-ignore no-control-regex -- JSON forbids raw control characters in strings
     const m = /^"(?:[^"\\\u0000-\u001f]|\\.)*"/.exec(this.#text.slice(this.#at));
     if (!m) this.#fail("Unterminated or invalid string");
     this.#at += m[0].length;

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a script whose job is to print
 /**
  * `deno task demo`: the example project on the embedded database, told as a story: apply
  * everything, look, preview a rollback, roll back, look again.

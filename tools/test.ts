@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a script whose job is to print
 /**
  * `deno task test`: finds or starts PostgreSQL, runs the whole suite on PGlite and on it, and
  * ends with `N passed, N failed` from the real counts. With TIDE_REQUIRE_POSTGRES=1 a suite

@@ -44,6 +44,7 @@ Deno.test({
         partial.push(await assertConsistent(sql));
       }
       // Kills must land mid-run (some migrations done, some not), not only before or after.
+      // deno-lint-ignore no-console -- shows where the kills landed
       console.error(`applied after each kill: ${partial.join(" ")}`);
       assertEquals(partial.some((n) => n > 0 && n < COUNT), true, "no kill landed mid-run");
       // After all that, a normal run proceeds.

@@ -47,9 +47,10 @@ eachDatabase("a run waiting for the lock does not deadlock with CREATE INDEX CON
   });
   await new Promise((r) => setTimeout(r, 30));
   // A short wait fails clearly; a long one gets the lock once the build is done.
-  await assertRejects(() => other.withLock("tide:migration", 50, async () => {}), /holds the migration lock/);
-  const waiter = other.withLock("tide:migration", 30_000, async () => {
+  await assertRejects(() => other.withLock("tide:migration", 50, () => Promise.resolve()), /holds the migration lock/);
+  const waiter = other.withLock("tide:migration", 30_000, () => {
     waiterGotIt = true;
+    return Promise.resolve();
   });
   await holder;
   await waiter;
