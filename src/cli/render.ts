@@ -46,7 +46,10 @@ export function planLines(migrations: readonly PlannedMigration[]): string[] {
   const lines: string[] = [];
   for (const m of migrations) {
     lines.push(`  ${m.app} ${m.id}${m.description ? `  ${m.description}` : ""}${m.source === "operations" ? "" : `  [reversal: ${m.source}]`}`);
+    if (m.operations.length === 0) lines.push("      records no operations: nothing to run but the history row");
     for (const o of m.operations) {
+      // Each step's reversal source, so nobody mistakes a stand-in for the real thing.
+      if (m.direction === "backwards") lines.push(`      ${o.rendered.summary}: ${sourceWords(o.rendered.source, m.source)}`);
       for (const note of o.rendered.notes) lines.push(`      note: ${note}`);
       for (const d of o.rendered.destroys) {
         if (d.kind === "table") lines.push(`      drops table "${d.table}" and its rows`);
@@ -69,6 +72,12 @@ export function dataLossLines(findings: readonly DataLoss[]): string[] {
       `${f.estimated ? " (estimate from the catalog)" : ""}${f.detail ? ` — ${f.detail}` : ""}`
     ),
   ];
+}
+
+function sourceWords(step: string, migration: string): string {
+  if (migration === "stored") return "the SQL stored with its history row";
+  if (migration === "hand-written") return "the module's hand-written backwards";
+  return { operation: "inverted operation", "raw backwards": "its raw backwards step", "none needed": "covered by addRawBackwards", "hand-written": "hand-written" }[step] ?? step;
 }
 
 /** One progress line for a finished migration. */

@@ -37,13 +37,16 @@ const RAW_DESTRUCTIVE = /^\s*(truncate(?:\s+table)?|drop\s+table(?:\s+if\s+exist
 export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLossOptions = {}): Promise<DataLoss[]> {
   const exactBelow = options.exactBelow ?? 1_000_000;
   const findings: DataLoss[] = [];
+  const names = new Renames();
   for (const m of plan.migrations) {
     const migration = `${m.app} ${m.id}`;
     for (const unit of m.operations) {
       for (const target of unit.rendered.destroys) {
-        const found = await measureTarget(db, target, exactBelow);
-        if (found) findings.push({ migration, ...found });
+        const found = await measureTarget(db, names.resolve(target), exactBelow);
+        // Findings name the object as the step sees it; the count comes from its name now.
+        if (found) findings.push({ migration, ...found, object: found.object.replace(objectName(names.resolve(target)), objectName(target)) });
       }
+      names.follow(unit);
       const rawSql = unit.op === undefined || unit.op.kind === "raw" || unit.op.kind === "rawBackwards";
       if (!rawSql) continue;
       for (const step of unit.rendered.steps) {
@@ -57,6 +60,47 @@ export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLo
 }
 
 type Finding = Omit<DataLoss, "migration">;
+
+function objectName(t: DataTarget): string {
+  return t.kind === "table" ? `table ${t.table}` : `${t.kind === "column" ? "column" : "cast"} ${t.table}.${t.column}`;
+}
+
+/**
+ * Names as they are now, for objects that steps earlier in the plan rename: the database is
+ * measured before anything runs, but a later step sees the names the earlier ones gave.
+ */
+class Renames {
+  readonly #tables = new Map<string, string>();
+  readonly #columns = new Map<string, string>();
+
+  #table(name: string): string {
+    return this.#tables.get(name) ?? name;
+  }
+
+  #column(table: string, column: string): string {
+    return this.#columns.get(`${table}\0${column}`) ?? column;
+  }
+
+  resolve(target: DataTarget): DataTarget {
+    const table = this.#table(target.table);
+    if (target.kind === "table") return { ...target, table };
+    return { ...target, table, column: this.#column(table, target.column) };
+  }
+
+  /** Records what a step renames, in the direction it runs. */
+  follow(unit: Plan["migrations"][number]["operations"][number]): void {
+    const op = unit.op;
+    const forwards = unit.direction === "forwards";
+    if (op?.kind === "renameTable") {
+      const [from, to] = forwards ? [op.from, op.to] : [op.to, op.from];
+      this.#tables.set(to, this.#table(from));
+    } else if (op?.kind === "renameColumn") {
+      const table = this.#table(op.table);
+      const [from, to] = forwards ? [op.from, op.to] : [op.to, op.from];
+      this.#columns.set(`${table}\0${to}`, this.#column(table, from));
+    }
+  }
+}
 
 async function estimate(db: Queryable, table: string): Promise<number | undefined> {
   const [row] = await db.query<{ n: number | null; found: boolean }>(

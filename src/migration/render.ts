@@ -120,10 +120,16 @@ export function renderForwards(op: Operation, index: number, capture?: Capture):
       };
     case "dropColumn": {
       const inbound = capture?.kind === "column" ? capture.inbound : [];
+      const c = capture?.kind === "column" ? capture.column : undefined;
+      // Re-adding NOT NULL without a default fails on a table with rows: say so before it runs.
+      const trap = c?.notNull && c.default === null && c.generated === null && c.identity === "";
       return {
         ...base,
         steps: sql(...inbound.map(dropConstraint), `ALTER TABLE ${quoteName(op.table)} DROP COLUMN ${quoteIdent(op.column)}`),
         destroys: [{ kind: "column", table: op.table, column: op.column }],
+        notes: trap
+          ? [`"${op.table}.${op.column}" is NOT NULL without a default: reversing this re-adds it and fails while the table has rows (add a default first, or a hand-written backwards)`]
+          : [],
       };
     }
     case "renameColumn":

@@ -64,3 +64,30 @@ eachDatabase("measureDataLoss() uses the catalog's estimate above the threshold 
   assertEquals(finding?.estimated, true);
   assertEquals(finding!.rows > 4000 && finding!.rows < 6000, true);
 });
+
+eachDatabase("measureDataLoss() follows renames made earlier in the same plan", async (t) => {
+  const history = new History("migration");
+  await history.ensure(t.db);
+  const first = fakeMigration("2026-01-01T00:00:00:000001", (m) => {
+    m.addTable("band", { id: "serial primary key" });
+    m.addColumn("band", "genre", "text");
+  });
+  const second = fakeMigration("2026-01-01T00:00:00:000002", (m) => {
+    m.renameColumn("band", "genre", "style");
+    m.renameTable("band", "music_group");
+  });
+  for (const m of [first, second]) {
+    await runPlan(t.db, history, { direction: "forwards", migrations: [await planForwardsMigration(m)] });
+  }
+  await t.db.execute(["insert into music_group (style) values ('rock'), ('jazz'), (null)"]);
+  const rows = await history.list(t.db);
+  const plan = {
+    direction: "backwards" as const,
+    migrations: [await planBackwardsMigration(rows[1]!, second), await planBackwardsMigration(rows[0]!, first)],
+  };
+  const findings = await measureDataLoss(t.db, plan);
+  assertEquals(findings.map((f) => [f.migration, f.object, f.rows]), [
+    ["app 2026-01-01T00:00:00:000001", "column band.genre", 2],
+    ["app 2026-01-01T00:00:00:000001", "table band", 3],
+  ]);
+});
