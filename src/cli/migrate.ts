@@ -69,10 +69,12 @@ export async function migrate(
       return refuseDataLoss(io, dataLoss, options);
     }
     if (options.preview) return await preview(io, session, plan, options, safety, dataLoss);
-    if (dataLoss.length > 0) io.err(`${dataLossLines(dataLoss).join("\n")}\n`);
     if (direction === "backwards" && !options.autoAgree) {
-      const declined = await ask(io, plan);
+      const declined = await ask(io, plan, dataLoss);
       if (declined !== undefined) return declined(options, dataLoss);
+    } else if (dataLoss.length > 0) {
+      // --auto-agree agrees to the data loss too, but it is said first.
+      io.err(`${dataLossLines(dataLoss).join("\n")}\n`);
     }
     return await run(io, session, plan, options, lockTimeoutMs, safety, dataLoss);
   } finally {
@@ -138,9 +140,14 @@ async function preview(
 }
 
 /** Asks for agreement; returns undefined to go on, or what to do when declined. */
-async function ask(io: Io, plan: CommandPlan): Promise<((o: MigrateOptions, dataLoss: readonly DataLoss[]) => number) | undefined> {
+async function ask(
+  io: Io,
+  plan: CommandPlan,
+  dataLoss: readonly DataLoss[],
+): Promise<((o: MigrateOptions, dataLoss: readonly DataLoss[]) => number) | undefined> {
   const apps = plan.apps.length > 1 ? `apps ${plan.apps.join(", ")}` : `app ${plan.apps[0]}`;
   io.err(`About to reverse ${plan.migrations.length} migration(s) of ${apps}, most recently run first:\n${planLines(plan.migrations).join("\n")}\n`);
+  if (dataLoss.length > 0) io.err(`${dataLossLines(dataLoss).join("\n")}\n`);
   if (await confirm(io, `Reverse ${plan.migrations.length} migration(s)?`)) return undefined;
   return (options, dataLoss) => {
     if (options.json) printJson(io, { ...runJson(false, "Not proceeding.", []), dataLoss });
