@@ -30,7 +30,9 @@ export async function main(args: readonly string[], io: Io): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander already printed its message; help and version are successes.
-      return error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version" ? 0 : 2;
+      const ok = error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version";
+      if (!ok && json) printJson(io, { success: false, message: error.message.replace(/^error: /, ""), migrations: [] });
+      return ok ? 0 : 2;
     }
     const exitCode = error instanceof TideError ? error.exitCode : 1;
     const message = maskPasswords(error instanceof Error ? error.message : String(error));
