@@ -71,12 +71,18 @@ export class BackwardsMigrationManager {
     let session: Session | undefined;
     try {
       const target = parseTarget(this.options.migrationId ?? "1");
-      session = await openSession({ config: this.options.config, databaseUrl: this.options.databaseUrl, readOnly: this.options.preview ?? false });
+      session = await openSession({
+        config: this.options.config,
+        databaseUrl: this.options.databaseUrl,
+        readOnly: this.options.preview ?? false,
+      });
       const plan = await planBackwards(session, { app, target });
       if (plan.migrations.length === 0) return { success: true, message: "No migrations to reverse", migrations: [] };
       if (this.options.preview) {
         const previews = await previewPlan(session.db, session.history, plan);
-        const script = previewScript(session.history, "backwards", previews, [`tide backwards preview: ${plan.migrations.length} migration(s)`]);
+        const script = previewScript(session.history, "backwards", previews, [
+          `tide backwards preview: ${plan.migrations.length} migration(s)`,
+        ]);
         return { success: true, message: "Preview only: nothing was changed", script, migrations: [] };
       }
       if (!this.options.autoAgree && !(await confirm(denoIo(), `Reverse ${plan.migrations.length} migration(s)?`))) {
@@ -91,7 +97,11 @@ export class BackwardsMigrationManager {
       }
       const failure = result.outcomes.find((o) => o.error)?.error;
       const count = result.outcomes.filter((o) => o.status === "reversed").length;
-      return { success: result.success, message: failure?.message ?? `Reversed ${count} migration(s)`, migrations: result.outcomes };
+      return {
+        success: result.success,
+        message: failure?.message ?? `Reversed ${count} migration(s)`,
+        migrations: result.outcomes,
+      };
     } catch (error) {
       if (error instanceof TideError || error instanceof RangeError) {
         return { success: false, message: maskPasswords(error.message), migrations: [] };
@@ -141,7 +151,11 @@ export class CheckMigrationManager {
 
   /** Every migration's status, files and history rows alike. */
   async getMigrationStatuses(): Promise<MigrationStatus[]> {
-    const session = await openSession({ config: this.options.config, databaseUrl: this.options.databaseUrl, readOnly: true });
+    const session = await openSession({
+      config: this.options.config,
+      databaseUrl: this.options.databaseUrl,
+      readOnly: true,
+    });
     try {
       return await migrationStatuses(session, this.appName);
     } finally {

@@ -20,9 +20,19 @@ await cp(join(repo, "examples", "music"), project, { recursive: true });
 const steps: [string, string[]][] = [
   ["Apply every migration of both apps (dependencies first)", ["forwards", "all"]],
   ["What has run", ["check"]],
-  ["Preview rolling back the last 3 migrations of concert: stdout is a psql script", ["backwards", "concert", "3", "--preview"]],
+  ["Preview rolling back the last 3 migrations of concert: stdout is a psql script", [
+    "backwards",
+    "concert",
+    "3",
+    "--preview",
+  ]],
   ["Roll them back for real (-y: no prompt)", ["backwards", "concert", "3", "-y"]],
-  ["Roll band back down to and including its 5th migration (the dropped table comes back)", ["backwards", "band", "2026-01-08T10:00:00:000005", "--auto-agree"]],
+  ["Roll band back down to and including its 5th migration (the dropped table comes back)", [
+    "backwards",
+    "band",
+    "2026-01-08T10:00:00:000005",
+    "--auto-agree",
+  ]],
   ["What has run now", ["check"]],
 ];
 

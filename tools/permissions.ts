@@ -6,4 +6,10 @@
  */
 
 /** Deno permission flags of the tide binary. */
-export const PERMISSIONS: readonly string[] = ["--allow-read", "--allow-write", "--allow-net", "--allow-env", "--allow-sys"];
+export const PERMISSIONS: readonly string[] = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-env",
+  "--allow-sys",
+];

@@ -84,7 +84,8 @@ async function startCluster(log: (s: string) => void): Promise<TestServer | unde
   const dir = await Deno.makeTempDir({ prefix: "tide-pg-" });
   const data = `${dir}/data`;
   // The server refuses to run as root: run it as the postgres user when we are root.
-  const as = (cmd: string, args: string[]) => root ? run("runuser", ["-u", "postgres", "--", cmd, ...args]) : run(cmd, args);
+  const as = (cmd: string, args: string[]) =>
+    root ? run("runuser", ["-u", "postgres", "--", cmd, ...args]) : run(cmd, args);
   if (root) {
     const chown = await run("chown", ["-R", "postgres", dir]);
     if (!chown.ok) {
@@ -99,7 +100,12 @@ async function startCluster(log: (s: string) => void): Promise<TestServer | unde
   }
   const port = freePort();
   const start = await as(`${bin}/pg_ctl`, [
-    "-D", data, "-w", "-l", `${dir}/server.log`, "-o",
+    "-D",
+    data,
+    "-w",
+    "-l",
+    `${dir}/server.log`,
+    "-o",
     `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`,
     "start",
   ]);

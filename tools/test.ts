@@ -19,7 +19,9 @@ if (server) {
   log(`PostgreSQL: ${server.origin}`);
   env.TIDE_TEST_POSTGRES_URL = server.url;
 } else {
-  log("!!! No PostgreSQL server found or startable: running the PGlite half ONLY; the PostgreSQL tests are SKIPPED !!!");
+  log(
+    "!!! No PostgreSQL server found or startable: running the PGlite half ONLY; the PostgreSQL tests are SKIPPED !!!",
+  );
   if (require) {
     log("TIDE_REQUIRE_POSTGRES=1: failing because the PostgreSQL tests cannot run");
     console.log("0 passed, 1 failed");
@@ -46,8 +48,9 @@ for await (const chunk of child.stdout) {
 const status = await child.status;
 await server?.stop();
 
-const summary = /(ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?(?: \| (\d+) ignored)?/
-  .exec(text);
+const summary =
+  /(ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?(?: \| (\d+) ignored)?/
+    .exec(text);
 if (!summary) {
   log("could not read deno test's summary");
   console.log("0 passed, 1 failed");

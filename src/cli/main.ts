@@ -31,7 +31,9 @@ export async function main(args: readonly string[], io: Io): Promise<number> {
     if (error instanceof CommanderError) {
       // commander already printed its message; help and version are successes.
       const ok = error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version";
-      if (!ok && json) printJson(io, { success: false, message: error.message.replace(/^error: /, ""), migrations: [] });
+      if (!ok && json) {
+        printJson(io, { success: false, message: error.message.replace(/^error: /, ""), migrations: [] });
+      }
       return ok ? 0 : 2;
     }
     const exitCode = error instanceof TideError ? error.exitCode : 1;
@@ -63,7 +65,9 @@ function runOptions(command: Command): void {
   command
     .option("--atomic", "run every migration in one transaction: all or nothing")
     .addOption(new Option("--ddl-lock-timeout <duration>", "lock_timeout of each migration's statements").default("5s"))
-    .addOption(new Option("--ddl-retries <n>", "retries, with jittered pauses, when that lock_timeout hits").default("3"))
+    .addOption(
+      new Option("--ddl-retries <n>", "retries, with jittered pauses, when that lock_timeout hits").default("3"),
+    )
     .option("--statement-timeout <duration>", "statement_timeout of each migration's statements")
     .option("--forbid-data-loss", "refuse (exit 1, nothing run) a plan that would destroy data");
 }
@@ -84,11 +88,14 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
       outputError: (s, write) => write(s.replace(/^error:/, "Error:")),
     });
   const globals = (cmd: Command) => cmd.optsWithGlobals() as MigrateOptions;
-  const lockTimeout = () => new Option("--lock-timeout <duration>", "how long to wait for another run's lock (e.g. 10s, 500ms)").default("10s");
+  const lockTimeout = () =>
+    new Option("--lock-timeout <duration>", "how long to wait for another run's lock (e.g. 10s, 500ms)").default("10s");
 
   program.command("backwards")
     .alias("b")
-    .description("Reverse migrations that have run: the most recent one, N of them, all, or down to and including an ID.")
+    .description(
+      "Reverse migrations that have run: the most recent one, N of them, all, or down to and including an ID.",
+    )
     .argument("<app>", 'app name, or "all" for every app in reverse dependency order')
     .argument("[migration_id]", '"1" (default), a number N, "all", or an ID')
     .option("--migration-id <id>", "same as the positional MIGRATION_ID")

@@ -95,7 +95,8 @@ function resolveTarget(direction: string, positional: string | undefined, flag: 
 }
 
 function refuseDataLoss(io: Io, dataLoss: readonly DataLoss[], options: MigrateOptions): number {
-  const message = `Refused by --forbid-data-loss: the plan would destroy data (${dataLoss.length} finding(s)); nothing was run`;
+  const message =
+    `Refused by --forbid-data-loss: the plan would destroy data (${dataLoss.length} finding(s)); nothing was run`;
   if (options.json) printJson(io, { ...runJson(false, message, []), dataLoss });
   io.err(`${dataLossLines(dataLoss).join("\n")}\nError: ${message}\n`);
   return 1;
@@ -120,17 +121,26 @@ async function preview(
 ): Promise<number> {
   const previews = await previewPlan(session.db, session.history, plan, { fake: options.fake ?? false, safety });
   if (options.json) {
-    printJson(io, { ...runJson(true, "Preview only: nothing was changed", previews.map((p) => ({
-      app: p.migration.app,
-      id: p.migration.id,
-      description: p.migration.description,
-      status: "previewed",
-      durationMs: 0,
-      sql: [...p.statements],
-    }))), dataLoss });
+    printJson(io, {
+      ...runJson(
+        true,
+        "Preview only: nothing was changed",
+        previews.map((p) => ({
+          app: p.migration.app,
+          id: p.migration.id,
+          description: p.migration.description,
+          status: "previewed",
+          durationMs: 0,
+          sql: [...p.statements],
+        })),
+      ),
+      dataLoss,
+    });
   } else {
     const verb = plan.direction === "backwards" ? "reverse" : "apply";
-    io.err(`Preview: would ${verb} ${plan.migrations.length} migration(s) on ${session.databaseLabel}; nothing is changed\n`);
+    io.err(
+      `Preview: would ${verb} ${plan.migrations.length} migration(s) on ${session.databaseLabel}; nothing is changed\n`,
+    );
     io.out(previewScript(session.history, plan.direction, previews, [
       `tide ${plan.direction} preview: ${plan.migrations.length} migration(s) of ${plan.apps.join(", ")}`,
       `database: ${session.databaseLabel}`,
@@ -146,7 +156,11 @@ async function ask(
   dataLoss: readonly DataLoss[],
 ): Promise<((o: MigrateOptions, dataLoss: readonly DataLoss[]) => number) | undefined> {
   const apps = plan.apps.length > 1 ? `apps ${plan.apps.join(", ")}` : `app ${plan.apps[0]}`;
-  io.err(`About to reverse ${plan.migrations.length} migration(s) of ${apps}, most recently run first:\n${planLines(plan.migrations).join("\n")}\n`);
+  io.err(
+    `About to reverse ${plan.migrations.length} migration(s) of ${apps}, most recently run first:\n${
+      planLines(plan.migrations).join("\n")
+    }\n`,
+  );
   if (dataLoss.length > 0) io.err(`${dataLossLines(dataLoss).join("\n")}\n`);
   if (await confirm(io, `Reverse ${plan.migrations.length} migration(s)?`)) return undefined;
   return (options, dataLoss) => {

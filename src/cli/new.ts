@@ -17,12 +17,15 @@ export async function newMigration(io: Io, app: string, options: GlobalOptions &
   const config = await loadConfig(options.config ?? "tide.json", io.cwd());
   const found = config.apps.find((a) => a.name === app);
   if (!found) {
-    throw new PlanError(`Unknown app "${app}": ${config.path} lists ${config.apps.map((a) => `"${a.name}"`).join(", ")}`);
+    throw new PlanError(
+      `Unknown app "${app}": ${config.path} lists ${config.apps.map((a) => `"${a.name}"`).join(", ")}`,
+    );
   }
   const existing = await new MigrationSource(found).ids();
   const id = freshId(new Date(), existing.at(-1));
   const description = options.desc ?? "";
-  const slug = description.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 50) || "migration";
+  const slug = description.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 50) ||
+    "migration";
   const path = join(found.migrationsDir, `${id.replace(/[:-]/g, "_")}_${slug}.ts`);
   await writeFile(path, template(id, description), { flag: "wx" });
   if (options.json) printJson(io, { app, id, path });
@@ -47,7 +50,9 @@ export function freshId(now: Date, after: string | undefined): string {
 
 function format(d: Date, micro: number): string {
   const p = (n: number, w = 2) => String(n).padStart(w, "0");
-  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}T${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}:${p(micro, 6)}`;
+  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}T${p(d.getUTCHours())}:${
+    p(d.getUTCMinutes())
+  }:${p(d.getUTCSeconds())}:${p(micro, 6)}`;
 }
 
 function template(id: string, description: string): string {

@@ -14,7 +14,9 @@ import type { Io } from "./io.ts";
  */
 export async function confirm(io: Io, question: string): Promise<boolean> {
   if (!io.stdinIsTerminal()) {
-    throw new UsageError(`Cannot ask "${question}": standard input is not a terminal. Pass --auto-agree (or -y) to proceed without asking`);
+    throw new UsageError(
+      `Cannot ask "${question}": standard input is not a terminal. Pass --auto-agree (or -y) to proceed without asking`,
+    );
   }
   io.err(`${question} [y/N] `);
   const answer = await io.readLine();

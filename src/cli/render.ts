@@ -45,11 +45,17 @@ export function runJson(success: boolean, message: string | null, outcomes: read
 export function planLines(migrations: readonly PlannedMigration[]): string[] {
   const lines: string[] = [];
   for (const m of migrations) {
-    lines.push(`  ${m.app} ${m.id}${m.description ? `  ${m.description}` : ""}${m.source === "operations" ? "" : `  [reversal: ${m.source}]`}`);
+    lines.push(
+      `  ${m.app} ${m.id}${m.description ? `  ${m.description}` : ""}${
+        m.source === "operations" ? "" : `  [reversal: ${m.source}]`
+      }`,
+    );
     if (m.operations.length === 0) lines.push("      records no operations: nothing to run but the history row");
     for (const o of m.operations) {
       // Each step's reversal source, so nobody mistakes a stand-in for the real thing.
-      if (m.direction === "backwards") lines.push(`      ${o.rendered.summary}: ${sourceWords(o.rendered.source, m.source)}`);
+      if (m.direction === "backwards") {
+        lines.push(`      ${o.rendered.summary}: ${sourceWords(o.rendered.source, m.source)}`);
+      }
       for (const note of o.rendered.notes) lines.push(`      note: ${note}`);
       for (const d of o.rendered.destroys) {
         if (d.kind === "table") lines.push(`      drops table "${d.table}" and its rows`);
@@ -68,7 +74,9 @@ export function dataLossLines(findings: readonly DataLoss[]): string[] {
   return [
     "Data that this plan destroys (measured now):",
     ...findings.map((f) =>
-      `  ${f.migration}: ${f.object}: ${f.rows} ${f.object.startsWith("column") || f.object.startsWith("cast") ? "value(s)" : "row(s)"}` +
+      `  ${f.migration}: ${f.object}: ${f.rows} ${
+        f.object.startsWith("column") || f.object.startsWith("cast") ? "value(s)" : "row(s)"
+      }` +
       `${f.estimated ? " (estimate from the catalog)" : ""}${f.detail ? ` — ${f.detail}` : ""}`
     ),
   ];
@@ -77,12 +85,24 @@ export function dataLossLines(findings: readonly DataLoss[]): string[] {
 function sourceWords(step: string, migration: string): string {
   if (migration === "stored") return "the SQL stored with its history row";
   if (migration === "hand-written") return "the module's hand-written backwards";
-  return { operation: "inverted operation", "raw backwards": "its raw backwards step", "none needed": "covered by addRawBackwards", "hand-written": "hand-written" }[step] ?? step;
+  return {
+    operation: "inverted operation",
+    "raw backwards": "its raw backwards step",
+    "none needed": "covered by addRawBackwards",
+    "hand-written": "hand-written",
+  }[step] ?? step;
 }
 
 /** One progress line for a finished migration. */
 export function outcomeLine(o: MigrationOutcome): string {
-  const verb = { applied: "applied", reversed: "reversed", faked: "faked", previewed: "previewed", failed: "FAILED", "not-run": "not run" }[o.status];
+  const verb = {
+    applied: "applied",
+    reversed: "reversed",
+    faked: "faked",
+    previewed: "previewed",
+    failed: "FAILED",
+    "not-run": "not run",
+  }[o.status];
   return `${verb.padEnd(8)} ${o.app} ${o.id}${o.description ? `  ${o.description}` : ""} (${formatMs(o.durationMs)})`;
 }
 
@@ -106,7 +126,9 @@ export function statusTable(statuses: readonly MigrationStatus[]): string {
     s.hasRan
       ? s.fileMissing
         ? `yes (file missing, ${s.reversibleFromHistory ? "reversible from history" : "needs the source"})`
-        : s.changedSinceRun ? "yes (file changed since it ran)" : "yes"
+        : s.changedSinceRun
+        ? "yes (file changed since it ran)"
+        : "yes"
       : "no",
   ]);
   const header = ["APP", "ID", "DESCRIPTION", "RAN"];

@@ -12,7 +12,12 @@ import { type GlobalOptions, open, printJson } from "./common.ts";
 import type { Io } from "./io.ts";
 
 /** Runs `verify`; returns the exit code (1 when any reversal differs or fails). */
-export async function verifyCommand(io: Io, app: string, id: string | undefined, options: GlobalOptions): Promise<number> {
+export async function verifyCommand(
+  io: Io,
+  app: string,
+  id: string | undefined,
+  options: GlobalOptions,
+): Promise<number> {
   let target;
   try {
     target = parseTarget(id ?? "all");

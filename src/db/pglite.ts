@@ -9,12 +9,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import { type FileHandle, mkdir, open, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import {
-  type Database,
-  LockTimeoutError,
-  type Queryable,
-  StatementError,
-} from "./database.ts";
+import { type Database, LockTimeoutError, type Queryable, StatementError } from "./database.ts";
 import { readTemplate, saveTemplate } from "./pglite_template.ts";
 
 interface PgliteLike {

@@ -12,12 +12,17 @@ import { join } from "node:path";
 import denoConfig from "../../deno.json" with { type: "json" };
 
 /** The pinned PGlite version, from deno.json's import map. */
-export const PGLITE_VERSION: string = /@([\d.]+[^/]*)$/.exec(denoConfig.imports["@electric-sql/pglite"])?.[1] ?? "unknown";
+export const PGLITE_VERSION: string = /@([\d.]+[^/]*)$/.exec(denoConfig.imports["@electric-sql/pglite"])?.[1] ??
+  "unknown";
 
 /** Where the template lives: TIDE_CACHE_DIR, else XDG_CACHE_HOME/tide, else ~/.cache/tide. */
 export function templatePath(env: (name: string) => string | undefined = (n) => Deno.env.get(n)): string | undefined {
   const dir = env("TIDE_CACHE_DIR") ||
-    (env("XDG_CACHE_HOME") ? join(env("XDG_CACHE_HOME")!, "tide") : env("HOME") ? join(env("HOME")!, ".cache", "tide") : undefined);
+    (env("XDG_CACHE_HOME")
+      ? join(env("XDG_CACHE_HOME")!, "tide")
+      : env("HOME")
+      ? join(env("HOME")!, ".cache", "tide")
+      : undefined);
   return dir === undefined ? undefined : join(dir, `pglite-${PGLITE_VERSION}.tar.gz`);
 }
 

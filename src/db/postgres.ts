@@ -7,12 +7,7 @@
 
 import postgres from "postgres";
 import { maskPasswords } from "../mask.ts";
-import {
-  type Database,
-  LockTimeoutError,
-  type Queryable,
-  StatementError,
-} from "./database.ts";
+import { type Database, LockTimeoutError, type Queryable, StatementError } from "./database.ts";
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 

@@ -8,8 +8,8 @@
 import { PlanError, RunError } from "../errors.ts";
 import { LockTimeoutError } from "../db/database.ts";
 import type { HistoryRow } from "./history.ts";
-import { type Plan, type PlannedMigration, planBackwardsMigration, planForwardsMigration } from "./plan.ts";
-import { type DdlSafety, type RunHooks, type RunResult, runPlan } from "./run.ts";
+import { type Plan, planBackwardsMigration, planForwardsMigration, type PlannedMigration } from "./plan.ts";
+import { type DdlSafety, type RunHooks, runPlan, type RunResult } from "./run.ts";
 import { selectBackwards, selectForwards } from "./select.ts";
 import type { Session } from "./session.ts";
 import type { Target } from "./target.ts";
@@ -106,7 +106,9 @@ export async function planForwards(session: Session, request: PlanRequest): Prom
       const ran = new Set(rows.filter((r) => r.app === dep).map((r) => r.id));
       const pending = (await session.source(dep).ids()).filter((id) => !ran.has(id));
       if (pending.length > 0) {
-        notices.push(`App "${request.app}" depends on "${dep}", which has ${pending.length} pending migration(s): run "tide forwards ${dep}" (or "tide forwards all") first`);
+        notices.push(
+          `App "${request.app}" depends on "${dep}", which has ${pending.length} pending migration(s): run "tide forwards ${dep}" (or "tide forwards all") first`,
+        );
       }
     }
   }
@@ -138,12 +140,18 @@ export interface ExecuteOptions {
  *
  * @throws {RunError} when the lock cannot be had or the history changed meanwhile.
  */
-export async function executePlan(session: Session, plan: CommandPlan, options: ExecuteOptions = {}): Promise<RunResult> {
+export async function executePlan(
+  session: Session,
+  plan: CommandPlan,
+  options: ExecuteOptions = {},
+): Promise<RunResult> {
   const timeout = options.lockTimeoutMs ?? 10_000;
   const unwrapped = plan.migrations.filter((m) => !m.transactional);
   if (options.atomic && unwrapped.length > 0) {
     throw new PlanError(
-      `Cannot run --atomic: ${unwrapped.map((m) => `${m.app} ${m.id}`).join(", ")} has steps that cannot run inside a transaction (CONCURRENTLY). Run without --atomic`,
+      `Cannot run --atomic: ${
+        unwrapped.map((m) => `${m.app} ${m.id}`).join(", ")
+      } has steps that cannot run inside a transaction (CONCURRENTLY). Run without --atomic`,
     );
   }
   try {

@@ -31,7 +31,8 @@ export interface DataLossOptions {
   readonly exactBelow?: number;
 }
 
-const RAW_DESTRUCTIVE = /^\s*(truncate(?:\s+table)?|drop\s+table(?:\s+if\s+exists)?|delete\s+from)\s+((?:"[^"]+"|[\w$]+)(?:\.(?:"[^"]+"|[\w$]+))?)(\s+where\s+([\s\S]*?))?\s*;?\s*$/i;
+const RAW_DESTRUCTIVE =
+  /^\s*(truncate(?:\s+table)?|drop\s+table(?:\s+if\s+exists)?|delete\s+from)\s+((?:"[^"]+"|[\w$]+)(?:\.(?:"[^"]+"|[\w$]+))?)(\s+where\s+([\s\S]*?))?\s*;?\s*$/i;
 
 /** Measures, on the database as it is now, what each migration of the plan would destroy. */
 export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLossOptions = {}): Promise<DataLoss[]> {
@@ -44,7 +45,13 @@ export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLo
       for (const target of unit.rendered.destroys) {
         const found = await measureTarget(db, names.resolve(target), exactBelow);
         // Findings name the object as the step sees it; the count comes from its name now.
-        if (found) findings.push({ migration, ...found, object: found.object.replace(objectName(names.resolve(target)), objectName(target)) });
+        if (found) {
+          findings.push({
+            migration,
+            ...found,
+            object: found.object.replace(objectName(names.resolve(target)), objectName(target)),
+          });
+        }
       }
       names.follow(unit);
       const rawSql = unit.op === undefined || unit.op.kind === "raw" || unit.op.kind === "rawBackwards";
@@ -123,24 +130,47 @@ async function measureTarget(db: Queryable, target: DataTarget, exactBelow: numb
   const exact = rows < exactBelow; // -1: never analysed, so count
   if (target.kind === "table") {
     return exact
-      ? { object: `table ${target.table}`, rows: await count(db, `select count(*) as n from ${table}`), estimated: false }
+      ? {
+        object: `table ${target.table}`,
+        rows: await count(db, `select count(*) as n from ${table}`),
+        estimated: false,
+      }
       : { object: `table ${target.table}`, rows: Math.round(rows), estimated: true };
   }
-  const exists = await count(db, "select count(*) as n from pg_attribute where attrelid = to_regclass($1) and attname = $2 and not attisdropped", [table, target.column]);
+  const exists = await count(
+    db,
+    "select count(*) as n from pg_attribute where attrelid = to_regclass($1) and attname = $2 and not attisdropped",
+    [table, target.column],
+  );
   if (exists === 0) return undefined;
   const column = quoteIdent(target.column);
   if (target.kind === "column") {
     if (exact) {
-      return { object: `column ${target.table}.${target.column}`, rows: await count(db, `select count(${column}) as n from ${table}`), estimated: false };
+      return {
+        object: `column ${target.table}.${target.column}`,
+        rows: await count(db, `select count(${column}) as n from ${table}`),
+        estimated: false,
+      };
     }
     const [stats] = await db.query<{ f: number | null }>(
       "select null_frac::float8 as f from pg_stats where schemaname = (select relnamespace::regnamespace::text from pg_class where oid = to_regclass($1)) and tablename = (select relname from pg_class where oid = to_regclass($1)) and attname = $2",
       [table, target.column],
     );
-    return { object: `column ${target.table}.${target.column}`, rows: Math.round(rows * (1 - Number(stats?.f ?? 0))), estimated: true };
+    return {
+      object: `column ${target.table}.${target.column}`,
+      rows: Math.round(rows * (1 - Number(stats?.f ?? 0))),
+      estimated: true,
+    };
   }
   const object = `cast ${target.table}.${target.column} to ${target.type}`;
-  if (!exact) return { object, rows: Math.round(rows), estimated: true, detail: "values that the cast may alter (estimate: every row)" };
+  if (!exact) {
+    return {
+      object,
+      rows: Math.round(rows),
+      estimated: true,
+      detail: "values that the cast may alter (estimate: every row)",
+    };
+  }
   const [current] = await db.query<{ type: string }>(
     "select format_type(atttypid, atttypmod) as type from pg_attribute where attrelid = to_regclass($1) and attname = $2",
     [table, target.column],
@@ -149,7 +179,9 @@ async function measureTarget(db: Queryable, target: DataTarget, exactBelow: numb
     // A value is altered when casting it there and back, in its own type, does not give it back.
     const altered = await count(
       db,
-      `select count(*) as n from ${table} where ${column} is not null and ((${column})::${target.type})::${current!.type} is distinct from ${column}`,
+      `select count(*) as n from ${table} where ${column} is not null and ((${column})::${target.type})::${
+        current!.type
+      } is distinct from ${column}`,
     );
     return { object, rows: altered, estimated: false, detail: "values the cast alters" };
   } catch (error) {
@@ -168,7 +200,11 @@ async function measureRaw(db: Queryable, sql: string, exactBelow: number): Promi
   const where = m[4];
   if (verb.startsWith("delete") && where !== undefined) {
     try {
-      return { object: `rows of ${table} (raw delete)`, rows: await count(db, `select count(*) as n from ${table} where ${where}`), estimated: false };
+      return {
+        object: `rows of ${table} (raw delete)`,
+        rows: await count(db, `select count(*) as n from ${table} where ${where}`),
+        estimated: false,
+      };
     } catch {
       return undefined;
     }

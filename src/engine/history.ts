@@ -80,9 +80,20 @@ export class History {
       "select count(*)::int as n from pg_attribute where attrelid = to_regclass($1) and attname = 'reversal' and not attisdropped",
       [this.table],
     );
-    const extra = hasTide[0]?.n ? "description, checksum, reversal::text as reversal" : "null as description, null as checksum, null as reversal";
+    const extra = hasTide[0]?.n
+      ? "description, checksum, reversal::text as reversal"
+      : "null as description, null as checksum, null as reversal";
     const where = apps ? "where app_name = any($1)" : "";
-    const rows = await db.query<{ app: string; id: string; ran_on: string; description: string | null; checksum: string | null; reversal: string | null }>(
+    const rows = await db.query<
+      {
+        app: string;
+        id: string;
+        ran_on: string;
+        description: string | null;
+        checksum: string | null;
+        reversal: string | null;
+      }
+    >(
       `select app_name as app, name as id, to_char(ran_on at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as ran_on, ${extra} from ${this.table} ${where} order by ran_on, name`,
       apps ? [apps] : [],
     );
@@ -97,8 +108,18 @@ export class History {
   }
 
   /** The statement that records a migration as run. */
-  insertStatement(app: string, id: string, description: string, checksum: string | null, reversal: StoredReversal): string {
-    return `INSERT INTO ${this.table} (name, app_name, description, checksum, reversal) VALUES (${quoteLiteral(id)}, ${quoteLiteral(app)}, ${quoteLiteral(description)}, ${checksum === null ? "NULL" : quoteLiteral(checksum)}, ${quoteLiteral(JSON.stringify(reversal))}::jsonb)`;
+  insertStatement(
+    app: string,
+    id: string,
+    description: string,
+    checksum: string | null,
+    reversal: StoredReversal,
+  ): string {
+    return `INSERT INTO ${this.table} (name, app_name, description, checksum, reversal) VALUES (${quoteLiteral(id)}, ${
+      quoteLiteral(app)
+    }, ${quoteLiteral(description)}, ${checksum === null ? "NULL" : quoteLiteral(checksum)}, ${
+      quoteLiteral(JSON.stringify(reversal))
+    }::jsonb)`;
   }
 
   /** The statement that forgets a reversed migration. */

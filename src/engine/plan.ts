@@ -8,7 +8,7 @@
 
 import { type LoadedMigration, recordOperations } from "../loader/load.ts";
 import type { Operation } from "../migration/operations.ts";
-import { type RenderedOperation, renderBackwards, renderForwards } from "../migration/render.ts";
+import { renderBackwards, type RenderedOperation, renderForwards } from "../migration/render.ts";
 import type { HistoryRow } from "./history.ts";
 
 /** Which way a plan goes. */
@@ -79,7 +79,10 @@ export async function planForwardsMigration(migration: LoadedMigration): Promise
  * one, else its recorded operations inverted in reverse order, else (file gone or edited
  * since it ran) the reversal stored with the history row.
  */
-export async function planBackwardsMigration(row: HistoryRow, migration: LoadedMigration | undefined): Promise<PlannedMigration> {
+export async function planBackwardsMigration(
+  row: HistoryRow,
+  migration: LoadedMigration | undefined,
+): Promise<PlannedMigration> {
   const base = {
     app: row.app,
     id: row.id,
@@ -100,7 +103,9 @@ export async function planBackwardsMigration(row: HistoryRow, migration: LoadedM
         source: "stored",
         operations: [],
         warnings: [],
-        irreversible: [`the file of migration "${row.id}" is missing from app "${row.app}" and its history row holds no SQL reversal: restore the file`],
+        irreversible: [
+          `the file of migration "${row.id}" is missing from app "${row.app}" and its history row holds no SQL reversal: restore the file`,
+        ],
       });
     }
     return finish({
@@ -110,11 +115,21 @@ export async function planBackwardsMigration(row: HistoryRow, migration: LoadedM
       operations: [{
         op: undefined,
         direction: "backwards",
-        rendered: { index: 0, summary: "reversal stored when it ran", steps: stored.map((sql) => ({ sql })), transactional: !stored.some(isConcurrent), source: "operation", notes: [], destroys: [] },
+        rendered: {
+          index: 0,
+          summary: "reversal stored when it ran",
+          steps: stored.map((sql) => ({ sql })),
+          transactional: !stored.some(isConcurrent),
+          source: "operation",
+          notes: [],
+          destroys: [],
+        },
       }],
     });
   }
-  const warnings = edited ? [`${migration.path} changed since it ran and no SQL reversal was stored; reversing with the current file`] : [];
+  const warnings = edited
+    ? [`${migration.path} changed since it ran and no SQL reversal was stored; reversing with the current file`]
+    : [];
   if (migration.module.backwards !== undefined) {
     const manager = await recordOperations(migration, "backwards");
     return finish({
@@ -144,8 +159,11 @@ function isConcurrent(sql: string): boolean {
   return /^\s*(CREATE (UNIQUE )?INDEX|DROP INDEX) CONCURRENTLY/i.test(sql);
 }
 
-function finish(m: Omit<PlannedMigration, "irreversible" | "transactional"> & { irreversible?: string[] }): PlannedMigration {
-  const irreversible = m.irreversible ?? m.operations.flatMap((o) => (o.rendered.irreversible ? [o.rendered.irreversible] : []));
+function finish(
+  m: Omit<PlannedMigration, "irreversible" | "transactional"> & { irreversible?: string[] },
+): PlannedMigration {
+  const irreversible = m.irreversible ??
+    m.operations.flatMap((o) => (o.rendered.irreversible ? [o.rendered.irreversible] : []));
   return Object.freeze({
     ...m,
     irreversible,
@@ -155,5 +173,7 @@ function finish(m: Omit<PlannedMigration, "irreversible" | "transactional"> & { 
 
 /** Every SQL statement of a planned migration, with function steps as comments. */
 export function plannedStatements(m: PlannedMigration): string[] {
-  return m.operations.flatMap((o) => o.rendered.steps.map((s) => ("sql" in s ? s.sql : `-- ${s.label} (runs JavaScript, not shown)`)));
+  return m.operations.flatMap((o) =>
+    o.rendered.steps.map((s) => ("sql" in s ? s.sql : `-- ${s.label} (runs JavaScript, not shown)`))
+  );
 }

@@ -12,7 +12,7 @@ import { renderForwards } from "../migration/render.ts";
 import type { DataLoss } from "./data_loss.ts";
 import type { History } from "./history.ts";
 import type { Plan, PlannedMigration } from "./plan.ts";
-import { DEFAULT_DDL_SAFETY, type DdlSafety, safetyStatements, storedReversal } from "./run.ts";
+import { type DdlSafety, DEFAULT_DDL_SAFETY, safetyStatements, storedReversal } from "./run.ts";
 
 /** One migration of a preview: its statements as they would run. */
 export interface PreviewedMigration {
@@ -51,7 +51,13 @@ export async function previewPlan(
     }
     statements.push(
       m.direction === "forwards"
-        ? history.insertStatement(m.app, m.id, m.description, m.migration?.checksum ?? null, storedReversal(m, captures, options.fake ?? false))
+        ? history.insertStatement(
+          m.app,
+          m.id,
+          m.description,
+          m.migration?.checksum ?? null,
+          storedReversal(m, captures, options.fake ?? false),
+        )
         : history.deleteStatement(m.app, m.id),
     );
     previews.push({ migration: m, statements, transactional: m.transactional });
@@ -81,7 +87,11 @@ export function previewScript(
     for (const o of m.operations) for (const note of o.rendered.notes) lines.push(`-- note: ${note}`);
     for (const warning of m.warnings) lines.push(`-- warning: ${oneLine(warning)}`);
     for (const f of dataLoss.filter((d) => d.migration === `${m.app} ${m.id}`)) {
-      lines.push(`-- data loss: ${f.object}: ${f.rows}${f.estimated ? " (estimate)" : ""}${f.detail ? ` — ${oneLine(f.detail)}` : ""}`);
+      lines.push(
+        `-- data loss: ${f.object}: ${f.rows}${f.estimated ? " (estimate)" : ""}${
+          f.detail ? ` — ${oneLine(f.detail)}` : ""
+        }`,
+      );
     }
     if (!p.transactional) lines.push("-- runs outside a transaction: a CONCURRENTLY step cannot run inside one");
     if (p.transactional) lines.push("BEGIN;");

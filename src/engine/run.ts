@@ -102,7 +102,12 @@ export function jitteredPause(attempt: number): number {
  * Runs each planned migration in its own transaction (or all in one with `atomic`), stopping
  * at the first failure.
  */
-export async function runPlan(db: Database, history: History, plan: Plan, options: RunOptions = {}): Promise<RunResult> {
+export async function runPlan(
+  db: Database,
+  history: History,
+  plan: Plan,
+  options: RunOptions = {},
+): Promise<RunResult> {
   if (options.atomic) return await runAtomic(db, history, plan, options);
   const outcomes: MigrationOutcome[] = [];
   let failed = false;
@@ -120,7 +125,13 @@ export async function runPlan(db: Database, history: History, plan: Plan, option
       outcome = done(plan, m, options, started, executed);
     } catch (error) {
       failed = true;
-      outcome = { ...notRun(m), status: "failed", durationMs: elapsed(started), sql: executed, error: describeFailure(m, error) };
+      outcome = {
+        ...notRun(m),
+        status: "failed",
+        durationMs: elapsed(started),
+        sql: executed,
+        error: describeFailure(m, error),
+      };
     }
     outcomes.push(outcome);
     options.hooks?.onEnd?.(m, outcome);
@@ -132,7 +143,13 @@ function notRun(m: PlannedMigration): MigrationOutcome {
   return { app: m.app, id: m.id, description: m.description, status: "not-run", durationMs: 0, sql: [] };
 }
 
-function done(plan: Plan, m: PlannedMigration, options: RunOptions, started: number, executed: string[]): MigrationOutcome {
+function done(
+  plan: Plan,
+  m: PlannedMigration,
+  options: RunOptions,
+  started: number,
+  executed: string[],
+): MigrationOutcome {
   const status = plan.direction === "backwards" ? "reversed" : options.fake ? "faked" : "applied";
   return { ...notRun(m), status, durationMs: elapsed(started), sql: executed };
 }
@@ -191,7 +208,13 @@ async function runAtomic(db: Database, history: History, plan: Plan, options: Ru
   // Everything was rolled back: the failed one says why, the others did not happen.
   const result = plan.migrations.map((m, i): MigrationOutcome =>
     i === failure!.index
-      ? { ...notRun(m), status: "failed", durationMs: elapsed(started[i] ?? performance.now()), sql: executed[i] ?? [], error: describeFailure(m, failure!.error, true) }
+      ? {
+        ...notRun(m),
+        status: "failed",
+        durationMs: elapsed(started[i] ?? performance.now()),
+        sql: executed[i] ?? [],
+        error: describeFailure(m, failure!.error, true),
+      }
       : notRun(m)
   );
   for (const [i, m] of plan.migrations.entries()) options.hooks?.onEnd?.(m, result[i]!);
@@ -202,7 +225,13 @@ function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 10) / 10;
 }
 
-async function runMigration(db: Database, history: History, m: PlannedMigration, options: RunOptions, executed: string[]): Promise<void> {
+async function runMigration(
+  db: Database,
+  history: History,
+  m: PlannedMigration,
+  options: RunOptions,
+  executed: string[],
+): Promise<void> {
   const safety = options.safety ?? DEFAULT_DDL_SAFETY;
   if (m.transactional) {
     await db.transaction((tx) => migrationBody(tx, history, m, options, executed, true));
@@ -240,7 +269,9 @@ async function migrationBody(
   setLocal: boolean,
 ): Promise<void> {
   const batch = new Batch(q, executed);
-  if (setLocal) for (const sql of safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, true)) await batch.add({ sql });
+  if (setLocal) {
+    for (const sql of safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, true)) await batch.add({ sql });
+  }
   const captures: Record<string, Capture> = {};
   const fake = options.fake ?? false;
   if (!fake) {
@@ -261,7 +292,15 @@ async function migrationBody(
     }
   }
   if (m.direction === "forwards") {
-    batch.addHistory(history.insertStatement(m.app, m.id, m.description, m.migration?.checksum ?? null, storedReversal(m, captures, fake)));
+    batch.addHistory(
+      history.insertStatement(
+        m.app,
+        m.id,
+        m.description,
+        m.migration?.checksum ?? null,
+        storedReversal(m, captures, fake),
+      ),
+    );
   } else {
     batch.addHistory(history.deleteStatement(m.app, m.id));
   }
@@ -340,7 +379,9 @@ class Batch {
 
 /** What to store with a forwards history row so that the reversal needs neither file nor guess. */
 export function storedReversal(m: PlannedMigration, captures: Record<string, Capture>, fake: boolean): StoredReversal {
-  if (m.migration?.module.backwards !== undefined) return { captures, statements: null, ...(fake ? { faked: true } : {}) };
+  if (m.migration?.module.backwards !== undefined) {
+    return { captures, statements: null, ...(fake ? { faked: true } : {}) };
+  }
   const ops = m.operations.flatMap((o) => (o.op ? [o.op] : []));
   const covered = ops.some((op) => op.kind === "rawBackwards");
   const rendered = ops.map((op, i) => renderBackwards(op, i, captures[String(i)], covered)).reverse();
@@ -354,16 +395,23 @@ function describeFailure(m: PlannedMigration, error: unknown, atomic = false): M
     (atomic ? " and the whole --atomic run was rolled back" : "");
   if (isLockTimeout(error)) {
     return {
-      message: `${what}: statement ${oneLine((error as StatementError).statement)} kept waiting for a lock held by another session ` +
+      message:
+        `${what}: statement ${
+          oneLine((error as StatementError).statement)
+        } kept waiting for a lock held by another session ` +
         "(lock_timeout, after every retry). Find the blocker in pg_stat_activity, or raise --ddl-lock-timeout / --ddl-retries",
       statement: (error as StatementError).statement,
     };
   }
   if (error instanceof StatementError) {
-    const partial = m.transactional ? "" :
-      ". This migration runs outside a transaction (CONCURRENTLY), so the statements before this one stayed applied " +
+    const partial = m.transactional
+      ? ""
+      : ". This migration runs outside a transaction (CONCURRENTLY), so the statements before this one stayed applied " +
         "and it is not recorded as run: undo them (or finish them by hand and record it with --fake), then run again";
-    return { message: `${what} at statement: ${oneLine(error.statement)} — ${error.message}${partial}`, statement: error.statement };
+    return {
+      message: `${what} at statement: ${oneLine(error.statement)} — ${error.message}${partial}`,
+      statement: error.statement,
+    };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { message: `${what}: ${message}` };

@@ -27,7 +27,9 @@ export function selectBackwards(app: string, applied: readonly HistoryRow[], tar
         const valid = newestFirst.map((r) => r.id);
         throw new PlanError(
           `Migration "${target.id}" of app "${app}" has not run, so it cannot be reversed. ` +
-            (valid.length ? `IDs that can be given: ${valid.join(", ")} (or a number, or "all")` : "Nothing has run for this app"),
+            (valid.length
+              ? `IDs that can be given: ${valid.join(", ")} (or a number, or "all")`
+              : "Nothing has run for this app"),
         );
       }
       return newestFirst.slice(0, index + 1);
@@ -43,7 +45,12 @@ export function selectBackwards(app: string, applied: readonly HistoryRow[], tar
  * @returns the IDs to run; empty when there is nothing to do.
  * @throws {PlanError} for an ID that has no file.
  */
-export function selectForwards(app: string, pending: readonly string[], ran: ReadonlySet<string>, target: Target): string[] {
+export function selectForwards(
+  app: string,
+  pending: readonly string[],
+  ran: ReadonlySet<string>,
+  target: Target,
+): string[] {
   switch (target.kind) {
     case "all":
       return [...pending];
@@ -55,7 +62,9 @@ export function selectForwards(app: string, pending: readonly string[], ran: Rea
       if (ran.has(target.id)) return [];
       throw new PlanError(
         `App "${app}" has no migration "${formatTarget(target)}". ` +
-          (pending.length ? `Pending IDs: ${pending.join(", ")} (or a number, or "all")` : "Nothing is pending for this app"),
+          (pending.length
+            ? `Pending IDs: ${pending.join(", ")} (or a number, or "all")`
+            : "Nothing is pending for this app"),
       );
     }
   }

@@ -68,7 +68,9 @@ export function makeSession(config: ProjectConfig, db: Database, databaseUrl: st
   const app = (name: string): AppConfig => {
     const found = config.apps.find((a) => a.name === name);
     if (!found) {
-      throw new PlanError(`Unknown app "${name}": ${config.path} lists ${config.apps.map((a) => `"${a.name}"`).join(", ")}`);
+      throw new PlanError(
+        `Unknown app "${name}": ${config.path} lists ${config.apps.map((a) => `"${a.name}"`).join(", ")}`,
+      );
     }
     return found;
   };

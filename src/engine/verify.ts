@@ -85,17 +85,29 @@ export async function verify(session: Session, request: { app: string; target: T
       // Later migrations would start from a schema that is not what they expect.
       if (result.error !== undefined) break;
     }
-    return { success: results.every((r) => r.status === "ok" || r.status === "applied"), scratch: label, migrations: results };
+    return {
+      success: results.every((r) => r.status === "ok" || r.status === "applied"),
+      scratch: label,
+      migrations: results,
+    };
   } finally {
     await drop();
   }
 }
 
-async function roundTrip(db: Database, history: History, migration: LoadedMigration, check: boolean): Promise<VerifiedMigration> {
+async function roundTrip(
+  db: Database,
+  history: History,
+  migration: LoadedMigration,
+  check: boolean,
+): Promise<VerifiedMigration> {
   const base = { app: migration.app, id: migration.id, description: migration.description, differences: [] };
   const exclude = [history.catalogName];
   const apply = async () => {
-    const r = await runPlan(db, history, { direction: "forwards", migrations: [await planForwardsMigration(migration)] });
+    const r = await runPlan(db, history, {
+      direction: "forwards",
+      migrations: [await planForwardsMigration(migration)],
+    });
     return r.outcomes[0]?.error?.message;
   };
   const before = check ? await snapshotCatalog(db, exclude) : undefined;
@@ -121,13 +133,20 @@ export function attributeDiff(before: CatalogSnapshot, after: CatalogSnapshot): 
   const out: VerifyDifference[] = [];
   for (const d of diffCatalog(before, after)) {
     if (d.before === null || d.after === null) {
-      out.push({ object: d.object, attribute: "exists", before: d.before === null ? null : "yes", after: d.after === null ? null : "yes" });
+      out.push({
+        object: d.object,
+        attribute: "exists",
+        before: d.before === null ? null : "yes",
+        after: d.after === null ? null : "yes",
+      });
       continue;
     }
     const a = attributes(d.before);
     const b = attributes(d.after);
     for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      if (a[key] !== b[key]) out.push({ object: d.object, attribute: key, before: a[key] ?? null, after: b[key] ?? null });
+      if (a[key] !== b[key]) {
+        out.push({ object: d.object, attribute: key, before: a[key] ?? null, after: b[key] ?? null });
+      }
     }
   }
   return out;

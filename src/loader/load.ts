@@ -68,7 +68,11 @@ export class MigrationSource {
       try {
         names = await readdir(this.app.migrationsDir);
       } catch (error) {
-        throw new LoadError(this.app.migrationsDir, `Cannot list the migrations of app "${this.app.name}": ${(error as Error).message}`, { cause: error });
+        throw new LoadError(
+          this.app.migrationsDir,
+          `Cannot list the migrations of app "${this.app.name}": ${(error as Error).message}`,
+          { cause: error },
+        );
       }
       this.#files = names
         .filter((n) => /\.(ts|js)$/.test(n) && !n.startsWith("_") && !n.startsWith(".") && !n.endsWith(".d.ts"))
@@ -103,7 +107,10 @@ export class MigrationSource {
         const loaded = await this.#import(path);
         const other = byId.get(loaded.id);
         if (other) {
-          throw new LoadError(path, `Duplicate migration ID "${loaded.id}" in app "${this.app.name}": ${other.path} and ${path}. Give one of them a new ID`);
+          throw new LoadError(
+            path,
+            `Duplicate migration ID "${loaded.id}" in app "${this.app.name}": ${other.path} and ${path}. Give one of them a new ID`,
+          );
         }
         byId.set(loaded.id, loaded);
       }
@@ -125,7 +132,10 @@ export class MigrationSource {
       const id = idFromFileName(basename(path)) ?? (await this.#import(path)).id;
       const other = seen.get(id);
       if (other !== undefined) {
-        throw new LoadError(path, `Duplicate migration ID "${id}" in app "${this.app.name}": ${other} and ${path}. Give one of them a new ID`);
+        throw new LoadError(
+          path,
+          `Duplicate migration ID "${id}" in app "${this.app.name}": ${other} and ${path}. Give one of them a new ID`,
+        );
       }
       seen.set(id, path);
     }
@@ -138,7 +148,10 @@ export class MigrationSource {
     const loaded = await importMigration(this.app.name, path);
     const expected = idFromFileName(basename(path));
     if (expected !== undefined && expected !== loaded.id) {
-      throw new LoadError(path, `Migration file ${path} exports ID "${loaded.id}" but its name says "${expected}": rename the file or fix its ID`);
+      throw new LoadError(
+        path,
+        `Migration file ${path} exports ID "${loaded.id}" but its name says "${expected}": rename the file or fix its ID`,
+      );
     }
     this.#loaded.set(loaded.id, loaded);
     return loaded;
@@ -164,12 +177,22 @@ export async function importMigration(app: string, path: string): Promise<Loaded
   } catch (error) {
     throw new LoadError(path, `Cannot import migration ${path}: ${firstLine(error)}`, { cause: error });
   }
-  if (!("ID" in module)) throw new LoadError(path, `Migration ${path} does not export ID: add \`export const ID = "…"\``);
+  if (!("ID" in module)) {
+    throw new LoadError(path, `Migration ${path} does not export ID: add \`export const ID = "…"\``);
+  }
   if (!isValidId(module.ID)) {
-    throw new LoadError(path, `Migration ${path} exports an invalid ID ${JSON.stringify(module.ID)}: use a string without whitespace that is not "all" or only digits`);
+    throw new LoadError(
+      path,
+      `Migration ${path} exports an invalid ID ${
+        JSON.stringify(module.ID)
+      }: use a string without whitespace that is not "all" or only digits`,
+    );
   }
   if (typeof module.forwards !== "function") {
-    throw new LoadError(path, `Migration ${path} does not export a forwards function: add \`export async function forwards({ manager }) { …; return manager; }\``);
+    throw new LoadError(
+      path,
+      `Migration ${path} does not export a forwards function: add \`export async function forwards({ manager }) { …; return manager; }\``,
+    );
   }
   if (module.backwards !== undefined && typeof module.backwards !== "function") {
     throw new LoadError(path, `Migration ${path} exports backwards, but it is not a function`);
@@ -205,11 +228,16 @@ export async function recordOperations(
   try {
     result = await fn.call(migration.module, { manager, appName: migration.app, migrationId: migration.id });
   } catch (error) {
-    throw new LoadError(migration.path, `${which}() of migration ${migration.path} failed: ${firstLine(error)}`, { cause: error });
+    throw new LoadError(migration.path, `${which}() of migration ${migration.path} failed: ${firstLine(error)}`, {
+      cause: error,
+    });
   }
   if (result === undefined) return manager;
   if (!(result instanceof MigrationManager)) {
-    throw new LoadError(migration.path, `${which}() of migration ${migration.path} must return the manager it was given`);
+    throw new LoadError(
+      migration.path,
+      `${which}() of migration ${migration.path} must return the manager it was given`,
+    );
   }
   return result;
 }

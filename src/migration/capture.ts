@@ -92,7 +92,9 @@ async function captureTable(db: Queryable, table: string): Promise<Capture | und
   if (qualified === undefined) return undefined;
   const [columns, constraints, indexes, inbound, sequences, [comment]] = await Promise.all([
     db.query<ColumnCapture>(`${COLUMNS} order by a.attnum`, [qualified]),
-    db.query<ConstraintCapture>(`${CONSTRAINTS} and c.conrelid = to_regclass($1) order by c.contype = 'f', c.conname`, [qualified]),
+    db.query<ConstraintCapture>(`${CONSTRAINTS} and c.conrelid = to_regclass($1) order by c.contype = 'f', c.conname`, [
+      qualified,
+    ]),
     db.query<IndexCapture>(`${INDEXES} and i.indrelid = to_regclass($1) order by ic.relname`, [qualified]),
     db.query<ConstraintCapture>(
       `${CONSTRAINTS} and c.contype = 'f' and c.confrelid = to_regclass($1) and c.conrelid <> to_regclass($1) order by 1, 2`,
@@ -116,12 +118,18 @@ async function captureTable(db: Queryable, table: string): Promise<Capture | und
 async function captureColumn(db: Queryable, table: string, column: string): Promise<Capture | undefined> {
   const qualified = await resolveTable(db, table);
   if (qualified === undefined) return undefined;
-  const [found] = await db.query<ColumnCapture & { attnum: number }>(`${COLUMNS} and a.attname = $2`, [qualified, column]);
+  const [found] = await db.query<ColumnCapture & { attnum: number }>(`${COLUMNS} and a.attname = $2`, [
+    qualified,
+    column,
+  ]);
   if (found === undefined) return undefined;
   const attnum = Number(found.attnum);
   // Postgres drops every constraint and index that involves the column, multi-column ones too.
   const [constraints, indexes, inbound, sequences] = await Promise.all([
-    db.query<ConstraintCapture>(`${CONSTRAINTS} and c.conrelid = to_regclass($1) and $2 = any(c.conkey) order by c.contype = 'f', c.conname`, [qualified, attnum]),
+    db.query<ConstraintCapture>(
+      `${CONSTRAINTS} and c.conrelid = to_regclass($1) and $2 = any(c.conkey) order by c.contype = 'f', c.conname`,
+      [qualified, attnum],
+    ),
     db.query<IndexCapture>(
       `${INDEXES} and i.indrelid = to_regclass($1) and exists (select 1 from pg_depend d
          where d.classid = 'pg_class'::regclass and d.objid = i.indexrelid

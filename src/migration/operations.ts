@@ -40,7 +40,14 @@ export type Operation =
   | { readonly kind: "dropColumn"; readonly table: string; readonly column: string }
   | { readonly kind: "renameColumn"; readonly table: string; readonly from: string; readonly to: string }
   | { readonly kind: "alterColumn"; readonly table: string; readonly column: string; readonly changes: ColumnChanges }
-  | { readonly kind: "addIndex"; readonly table: string; readonly columns: readonly string[]; readonly name: string; readonly unique: boolean; readonly concurrently: boolean }
+  | {
+    readonly kind: "addIndex";
+    readonly table: string;
+    readonly columns: readonly string[];
+    readonly name: string;
+    readonly unique: boolean;
+    readonly concurrently: boolean;
+  }
   | { readonly kind: "dropIndex"; readonly name: string; readonly concurrently: boolean }
   | { readonly kind: "raw"; readonly forwards: RawStep; readonly backwards: RawStep | undefined }
   | { readonly kind: "rawBackwards"; readonly backwards: RawStep };

@@ -96,7 +96,14 @@ function rawStep(step: unknown, label: string): Step {
  * @param capture What the catalog said just before it runs (drops and alters), if read.
  */
 export function renderForwards(op: Operation, index: number, capture?: Capture): RenderedOperation {
-  const base = { index, summary: describeOperation(op), transactional: true, source: "operation" as const, notes: [] as string[], destroys: [] as DataTarget[] };
+  const base = {
+    index,
+    summary: describeOperation(op),
+    transactional: true,
+    source: "operation" as const,
+    notes: [] as string[],
+    destroys: [] as DataTarget[],
+  };
   const sql = (...statements: string[]): Step[] => statements.map((s) => ({ sql: s }));
   switch (op.kind) {
     case "addTable": {
@@ -125,10 +132,15 @@ export function renderForwards(op: Operation, index: number, capture?: Capture):
       const trap = c?.notNull && c.default === null && c.generated === null && c.identity === "";
       return {
         ...base,
-        steps: sql(...inbound.map(dropConstraint), `ALTER TABLE ${quoteName(op.table)} DROP COLUMN ${quoteIdent(op.column)}`),
+        steps: sql(
+          ...inbound.map(dropConstraint),
+          `ALTER TABLE ${quoteName(op.table)} DROP COLUMN ${quoteIdent(op.column)}`,
+        ),
         destroys: [{ kind: "column", table: op.table, column: op.column }],
         notes: trap
-          ? [`"${op.table}.${op.column}" is NOT NULL without a default: reversing this re-adds it and fails while the table has rows (add a default first, or a hand-written backwards)`]
+          ? [
+            `"${op.table}.${op.column}" is NOT NULL without a default: reversing this re-adds it and fails while the table has rows (add a default first, or a hand-written backwards)`,
+          ]
           : [],
       };
     }
@@ -156,7 +168,9 @@ export function renderForwards(op: Operation, index: number, capture?: Capture):
         ...base,
         transactional: !op.concurrently,
         steps: sql(
-          `CREATE ${op.unique ? "UNIQUE " : ""}INDEX ${op.concurrently ? "CONCURRENTLY " : ""}${quoteIdent(op.name)} ON ${quoteName(op.table)} (${columns})`,
+          `CREATE ${op.unique ? "UNIQUE " : ""}INDEX ${op.concurrently ? "CONCURRENTLY " : ""}${
+            quoteIdent(op.name)
+          } ON ${quoteName(op.table)} (${columns})`,
         ),
       };
     }
@@ -186,7 +200,14 @@ export function renderBackwards(
   capture: Capture | undefined,
   coveredByRawBackwards = false,
 ): RenderedOperation {
-  const base = { index, summary: describeOperation(op), transactional: true, source: "operation" as const, notes: [] as string[], destroys: [] as DataTarget[] };
+  const base = {
+    index,
+    summary: describeOperation(op),
+    transactional: true,
+    source: "operation" as const,
+    notes: [] as string[],
+    destroys: [] as DataTarget[],
+  };
   const sql = (...statements: string[]): Step[] => statements.map((s) => ({ sql: s }));
   const missing = (what: string): RenderedOperation => ({
     ...base,
@@ -195,7 +216,11 @@ export function renderBackwards(
   });
   switch (op.kind) {
     case "addTable":
-      return { ...base, steps: sql(`DROP TABLE ${quoteName(op.table)}`), destroys: [{ kind: "table", table: op.table }] };
+      return {
+        ...base,
+        steps: sql(`DROP TABLE ${quoteName(op.table)}`),
+        destroys: [{ kind: "table", table: op.table }],
+      };
     case "dropTable":
       if (capture?.kind !== "table") return missing(`The definition of table "${op.table}"`);
       return {
@@ -254,13 +279,20 @@ export function renderBackwards(
         return { ...base, source: "raw backwards", steps: [rawStep(op.backwards, `step ${index + 1} backwards`)] };
       }
       if (coveredByRawBackwards) {
-        return { ...base, source: "none needed", steps: [], notes: ["reversed by the migration's addRawBackwards steps"] };
+        return {
+          ...base,
+          source: "none needed",
+          steps: [],
+          notes: ["reversed by the migration's addRawBackwards steps"],
+        };
       }
       return {
         ...base,
         source: "raw backwards",
         steps: [],
-        irreversible: `raw step ${index + 1} (${describeOperation(op)}) has no backwards: pass one as addRaw's second argument`,
+        irreversible: `raw step ${index + 1} (${
+          describeOperation(op)
+        }) has no backwards: pass one as addRaw's second argument`,
       };
     case "rawBackwards":
       return { ...base, source: "raw backwards", steps: [rawStep(op.backwards, `step ${index + 1}`)] };
@@ -321,7 +353,12 @@ function commentOnIndex(index: IndexCapture): string[] {
   return index.comment === null ? [] : [`COMMENT ON INDEX ${index.name} IS ${quoteLiteral(index.comment)}`];
 }
 
-function comments(table: string, columns: readonly ColumnCapture[], constraints: readonly ConstraintCapture[], indexes: readonly IndexCapture[]): string[] {
+function comments(
+  table: string,
+  columns: readonly ColumnCapture[],
+  constraints: readonly ConstraintCapture[],
+  indexes: readonly IndexCapture[],
+): string[] {
   return [
     ...columns.filter((c) => c.comment !== null).map((c) =>
       `COMMENT ON COLUMN ${table}.${quoteIdent(c.name)} IS ${quoteLiteral(c.comment!)}`

@@ -33,7 +33,13 @@ Deno.test({
       const partial: number[] = [];
       for (let round = 0; round < 20; round++) {
         const args = round % 2 === 0 ? ["forwards", "app"] : ["backwards", "app", "all", "-y"];
-        const child = new Deno.Command(cmd!, { args: [...pre, ...args], cwd: root, env, stdout: "null", stderr: "null" }).spawn();
+        const child = new Deno.Command(cmd!, {
+          args: [...pre, ...args],
+          cwd: root,
+          env,
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
         await new Promise((r) => setTimeout(r, 150 + Math.random() * 700));
         try {
           child.kill("SIGKILL");
@@ -60,7 +66,8 @@ Deno.test({
 
 async function waitForIdle(sql: postgres.Sql): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const [row] = await sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`;
+    const [row] =
+      await sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`;
     if (row?.n === 0) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -70,11 +77,18 @@ async function waitForIdle(sql: postgres.Sql): Promise<void> {
 async function assertConsistent(sql: postgres.Sql): Promise<number> {
   const exists = await sql`select to_regclass('migration') is not null as e`;
   const ran = new Set(exists[0]?.e ? (await sql`select name from migration`).map((r) => r.name as string) : []);
-  const columns = new Set((await sql`select attname from pg_attribute where attrelid = 'shared'::regclass and attnum > 0 and not attisdropped`).map((r) => r.attname as string));
+  const columns = new Set(
+    (await sql`select attname from pg_attribute where attrelid = 'shared'::regclass and attnum > 0 and not attisdropped`)
+      .map((r) => r.attname as string),
+  );
   for (const [i, m] of migrations.entries()) {
     const [t] = await sql`select to_regclass(${`t${i}`}) is not null as e`;
     const state = { history: ran.has(m.id), table: Boolean(t?.e), column: columns.has(`c${i}`) };
-    assertEquals(state, { history: state.history, table: state.history, column: state.history }, `migration ${m.id} disagrees`);
+    assertEquals(
+      state,
+      { history: state.history, table: state.history, column: state.history },
+      `migration ${m.id} disagrees`,
+    );
   }
   return ran.size;
 }

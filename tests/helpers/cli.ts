@@ -20,7 +20,15 @@ export const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-net", "--a
 export function tideCommand(): string[] {
   const bin = Deno.env.get("TIDE_BIN");
   if (bin) return [bin];
-  return [Deno.execPath(), "run", ...PERMISSIONS, "--quiet", "--config", join(REPO, "deno.json"), join(REPO, "main.ts")];
+  return [
+    Deno.execPath(),
+    "run",
+    ...PERMISSIONS,
+    "--quiet",
+    "--config",
+    join(REPO, "deno.json"),
+    join(REPO, "main.ts"),
+  ];
 }
 
 /** What a run of tide gave. */
@@ -64,7 +72,10 @@ export async function tide(args: string[], options: TideOptions): Promise<TideRu
  * Runs tide under a pseudo-terminal (util-linux `script`), typing `input` at the prompt.
  * Output of both streams arrives mixed, as on a screen.
  */
-export async function tideInTerminal(args: string[], options: TideOptions & { input: string }): Promise<{ code: number; screen: string }> {
+export async function tideInTerminal(
+  args: string[],
+  options: TideOptions & { input: string },
+): Promise<{ code: number; screen: string }> {
   const command = tideCommand().concat(args).map(shellQuote).join(" ");
   const env: Record<string, string> = { NO_COLOR: "1", TIDE_DATABASE_URL: "", DATABASE_URL: "", ...options.env };
   const child = new Deno.Command("script", {
@@ -104,11 +115,16 @@ export interface FixtureMigration {
 export async function writeMigration(dir: string, m: FixtureMigration): Promise<string> {
   const file = m.file ?? `${m.id.replace(/[:-]/g, "_")}_m.ts`;
   const path = join(dir, file);
-  const backwards = m.backwards === undefined ? "" :
-    `\nexport async function backwards({ manager }: MigrationContext) {\n${m.backwards}\n  return manager;\n}\n`;
+  const backwards = m.backwards === undefined
+    ? ""
+    : `\nexport async function backwards({ manager }: MigrationContext) {\n${m.backwards}\n  return manager;\n}\n`;
   await writeFile(
     path,
-    `import type { MigrationContext } from "tide";\n\nexport const ID = ${JSON.stringify(m.id)};\nexport const DESCRIPTION = ${JSON.stringify(m.description ?? "")};\n\nexport async function forwards({ manager }: MigrationContext) {\n${m.body}\n  return manager;\n}\n${backwards}`,
+    `import type { MigrationContext } from "tide";\n\nexport const ID = ${
+      JSON.stringify(m.id)
+    };\nexport const DESCRIPTION = ${
+      JSON.stringify(m.description ?? "")
+    };\n\nexport async function forwards({ manager }: MigrationContext) {\n${m.body}\n  return manager;\n}\n${backwards}`,
   );
   return path;
 }

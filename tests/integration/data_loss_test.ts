@@ -15,7 +15,10 @@ async function applyAndPlanBack(t: TestDatabase, record: (m: MigrationManager) =
   const history = new History("migration");
   await history.ensure(t.db);
   const migration = fakeMigration("2026-01-01T00:00:00:000001", record);
-  const result = await runPlan(t.db, history, { direction: "forwards", migrations: [await planForwardsMigration(migration)] });
+  const result = await runPlan(t.db, history, {
+    direction: "forwards",
+    migrations: [await planForwardsMigration(migration)],
+  });
   assertEquals(result.success, true);
   if (fill.length) await t.db.execute(fill);
   const [row] = await history.list(t.db);
@@ -36,24 +39,27 @@ eachDatabase("measureDataLoss() counts rows of tables a rollback drops: 0, 1 and
   assertEquals(findings[0]!.migration, "app 2026-01-01T00:00:00:000001");
 });
 
-eachDatabase("measureDataLoss() counts non-null values of dropped columns, altered casts and raw deletes", async (t) => {
-  await t.db.execute(["create table band (id serial primary key, name text, score numeric(6,2))"]);
-  const plan = await applyAndPlanBack(t, (m) => {
-    m.addColumn("band", "genre", "text");
-    m.alterColumn("band", "score", { type: "numeric(8,3)" });
-    m.addRaw("insert into band (name) values ('x')", "delete from band where name = 'x'");
-  }, [
-    "insert into band (name, genre, score) values ('a', 'rock', 1.5), ('b', null, 2.25), ('c', 'jazz', null)",
-    "update band set score = 2.125 where name = 'b'",
-  ]);
-  const findings = await measureDataLoss(t.db, plan);
-  assertEquals(findings.map((f) => [f.object, f.rows]), [
-    ["rows of band (raw delete)", 1],
-    // 2.125 becomes 2.13; 1.5 and null come back unchanged.
-    ["cast band.score to numeric(6,2)", 1],
-    ["column band.genre", 2],
-  ]);
-});
+eachDatabase(
+  "measureDataLoss() counts non-null values of dropped columns, altered casts and raw deletes",
+  async (t) => {
+    await t.db.execute(["create table band (id serial primary key, name text, score numeric(6,2))"]);
+    const plan = await applyAndPlanBack(t, (m) => {
+      m.addColumn("band", "genre", "text");
+      m.alterColumn("band", "score", { type: "numeric(8,3)" });
+      m.addRaw("insert into band (name) values ('x')", "delete from band where name = 'x'");
+    }, [
+      "insert into band (name, genre, score) values ('a', 'rock', 1.5), ('b', null, 2.25), ('c', 'jazz', null)",
+      "update band set score = 2.125 where name = 'b'",
+    ]);
+    const findings = await measureDataLoss(t.db, plan);
+    assertEquals(findings.map((f) => [f.object, f.rows]), [
+      ["rows of band (raw delete)", 1],
+      // 2.125 becomes 2.13; 1.5 and null come back unchanged.
+      ["cast band.score to numeric(6,2)", 1],
+      ["column band.genre", 2],
+    ]);
+  },
+);
 
 eachDatabase("measureDataLoss() uses the catalog's estimate above the threshold and says so", async (t) => {
   const plan = await applyAndPlanBack(t, (m) => m.addTable("big", { id: "int" }), [

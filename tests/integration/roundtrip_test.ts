@@ -36,7 +36,10 @@ async function roundTrip(
   const migration = fakeMigration("2026-01-01T00:00:00:000001", record);
 
   for (const withFile of [true, false]) {
-    const forwards = await runPlan(t.db, history, { direction: "forwards", migrations: [await planForwardsMigration(migration)] });
+    const forwards = await runPlan(t.db, history, {
+      direction: "forwards",
+      migrations: [await planForwardsMigration(migration)],
+    });
     assertEquals(forwards.outcomes[0]?.error, undefined);
     const applied = await snapshot(t.db);
     assertNotEquals(applied, before, "the migration changed nothing");
@@ -50,13 +53,25 @@ async function roundTrip(
     assertEquals(plan.irreversible, []);
     const backwards = await runPlan(t.db, history, { direction: "backwards", migrations: [plan] });
     assertEquals(backwards.outcomes[0]?.error, undefined);
-    assertEquals(diffCatalog(before, await snapshot(t.db)), [], withFile ? "reversed from the file" : "reversed from history");
+    assertEquals(
+      diffCatalog(before, await snapshot(t.db)),
+      [],
+      withFile ? "reversed from the file" : "reversed from history",
+    );
     assertEquals(await history.list(t.db), []);
   }
 }
 
-eachDatabase("addTable() round trip", (t) =>
-  roundTrip(t, [], (m) => m.addTable("band", { id: "serial primary key", name: "varchar(100) not null", formed: "date default current_date" })));
+eachDatabase(
+  "addTable() round trip",
+  (t) =>
+    roundTrip(t, [], (m) =>
+      m.addTable("band", {
+        id: "serial primary key",
+        name: "varchar(100) not null",
+        formed: "date default current_date",
+      })),
+);
 
 eachDatabase("dropTable() restores columns, defaults, constraints, FKs in and out, indexes, comments", (t) =>
   roundTrip(
@@ -84,17 +99,23 @@ eachDatabase("dropTable() restores columns, defaults, constraints, FKs in and ou
     (m) => m.dropTable("band"),
   ));
 
-eachDatabase("renameTable() then addColumn() to it reverses (Piccolo cannot)", (t) =>
-  roundTrip(t, ["create table band (id serial primary key)"], (m) => {
-    m.renameTable("band", "music_group");
-    m.addColumn("music_group", "genre", "text not null default 'rock'");
-  }));
+eachDatabase(
+  "renameTable() then addColumn() to it reverses (Piccolo cannot)",
+  (t) =>
+    roundTrip(t, ["create table band (id serial primary key)"], (m) => {
+      m.renameTable("band", "music_group");
+      m.addColumn("music_group", "genre", "text not null default 'rock'");
+    }),
+);
 
-eachDatabase("addColumn() and renameColumn() round trip", (t) =>
-  roundTrip(t, ["create table band (id serial primary key, name text)"], (m) => {
-    m.addColumn("band", "popularity", "integer not null default 0 check (popularity >= 0)");
-    m.renameColumn("band", "name", "title");
-  }));
+eachDatabase(
+  "addColumn() and renameColumn() round trip",
+  (t) =>
+    roundTrip(t, ["create table band (id serial primary key, name text)"], (m) => {
+      m.addColumn("band", "popularity", "integer not null default 0 check (popularity >= 0)");
+      m.renameColumn("band", "name", "title");
+    }),
+);
 
 eachDatabase("dropColumn() restores type, default, nullability, constraints and indexes on it", (t) =>
   roundTrip(
@@ -110,14 +131,28 @@ eachDatabase("dropColumn() restores type, default, nullability, constraints and 
     (m) => m.dropColumn("band", "name"),
   ));
 
-eachDatabase("dropColumn() of a serial column restores its owned sequence", (t) =>
-  roundTrip(t, ["create table band (id serial primary key, num serial, name text)"], (m) => m.dropColumn("band", "num")));
+eachDatabase(
+  "dropColumn() of a serial column restores its owned sequence",
+  (t) =>
+    roundTrip(
+      t,
+      ["create table band (id serial primary key, num serial, name text)"],
+      (m) => m.dropColumn("band", "num"),
+    ),
+);
 
-eachDatabase("alterColumn() restores type, nullability and default", (t) =>
-  roundTrip(t, ["create table band (id serial primary key, popularity integer default 3, name varchar(20) not null)"], (m) => {
-    m.alterColumn("band", "popularity", { type: "bigint", nullable: false, default: "5" });
-    m.alterColumn("band", "name", { type: "text", using: "name::text", nullable: true, default: "'n/a'" });
-  }));
+eachDatabase(
+  "alterColumn() restores type, nullability and default",
+  (t) =>
+    roundTrip(
+      t,
+      ["create table band (id serial primary key, popularity integer default 3, name varchar(20) not null)"],
+      (m) => {
+        m.alterColumn("band", "popularity", { type: "bigint", nullable: false, default: "5" });
+        m.alterColumn("band", "name", { type: "text", using: "name::text", nullable: true, default: "'n/a'" });
+      },
+    ),
+);
 
 eachDatabase("addIndex() and dropIndex() round trip, unique, partial and commented", (t) =>
   roundTrip(
@@ -133,28 +168,37 @@ eachDatabase("addIndex() and dropIndex() round trip, unique, partial and comment
     },
   ));
 
-eachDatabase("addTable + addIndex + addRaw round trip, raw steps as SQL and as functions", (t) =>
-  roundTrip(t, [], (m) => {
-    m.addTable("band", { id: "serial primary key", name: "text not null" });
-    m.addIndex("band", ["name"]);
-    m.addRaw("insert into band (name) values ('Pythonistas')", "delete from band where name = 'Pythonistas'");
-    m.addRaw(async (db) => {
-      await db.query("insert into band (name) values ($1)", ["Rustaceans"]);
-    }, async (db) => {
-      await db.query("delete from band where name = $1", ["Rustaceans"]);
-    });
-  }, { needsSource: true }));
+eachDatabase(
+  "addTable + addIndex + addRaw round trip, raw steps as SQL and as functions",
+  (t) =>
+    roundTrip(t, [], (m) => {
+      m.addTable("band", { id: "serial primary key", name: "text not null" });
+      m.addIndex("band", ["name"]);
+      m.addRaw("insert into band (name) values ('Pythonistas')", "delete from band where name = 'Pythonistas'");
+      m.addRaw(async (db) => {
+        await db.query("insert into band (name) values ($1)", ["Rustaceans"]);
+      }, async (db) => {
+        await db.query("delete from band where name = $1", ["Rustaceans"]);
+      });
+    }, { needsSource: true }),
+);
 
-eachDatabase("schema-qualified names and hostile names are quoted everywhere", (t) =>
-  roundTrip(t, ["create schema billing", "create table billing.invoice (id serial primary key, total numeric(10,2) not null default 0)"], (m) => {
-    m.addTable("user", { id: "serial primary key", "Order": "int", 'a"b': "text" });
-    m.addIndex("user", ["Order", 'a"b'], { name: 'idx "weird"' });
-    m.renameTable("billing.invoice", "billing.bill");
-    m.addColumn("billing.bill", "Due Date", "date");
-    m.alterColumn("billing.bill", "total", { type: "numeric(12,2)", default: "1" });
-    m.addTable("billing.line", { id: "serial primary key", invoice_id: "int references billing.bill(id)" });
-    m.dropColumn("billing.bill", "Due Date");
-  }));
+eachDatabase(
+  "schema-qualified names and hostile names are quoted everywhere",
+  (t) =>
+    roundTrip(t, [
+      "create schema billing",
+      "create table billing.invoice (id serial primary key, total numeric(10,2) not null default 0)",
+    ], (m) => {
+      m.addTable("user", { id: "serial primary key", "Order": "int", 'a"b': "text" });
+      m.addIndex("user", ["Order", 'a"b'], { name: 'idx "weird"' });
+      m.renameTable("billing.invoice", "billing.bill");
+      m.addColumn("billing.bill", "Due Date", "date");
+      m.alterColumn("billing.bill", "total", { type: "numeric(12,2)", default: "1" });
+      m.addTable("billing.line", { id: "serial primary key", invoice_id: "int references billing.bill(id)" });
+      m.dropColumn("billing.bill", "Due Date");
+    }),
+);
 
 eachDatabase("a raw step without backwards makes the migration irreversible, named before running", async (t) => {
   const history = new History("migration");
@@ -171,18 +215,23 @@ eachDatabase("a raw step without backwards makes the migration irreversible, nam
   assertEquals(row!.reversal?.statements, null);
 });
 
-eachDatabase("addRawBackwards() covers raw steps without backwards (Piccolo's way)", (t) =>
-  roundTrip(t, ["create table band (id serial primary key, name text)"], (m) => {
-    m.addRaw("create table band_copy as select * from band");
-    m.addRawBackwards("drop table band_copy");
-  }));
+eachDatabase(
+  "addRawBackwards() covers raw steps without backwards (Piccolo's way)",
+  (t) =>
+    roundTrip(t, ["create table band (id serial primary key, name text)"], (m) => {
+      m.addRaw("create table band_copy as select * from band");
+      m.addRawBackwards("drop table band_copy");
+    }),
+);
 
 eachDatabase("a drop applied with fake is irreversible", async (t) => {
   const history = new History("migration");
   await history.ensure(t.db);
   await t.db.execute(["create table band (id int)"]);
   const migration = fakeMigration("2026-01-01T00:00:00:000001", (m) => m.dropTable("band"));
-  await runPlan(t.db, history, { direction: "forwards", migrations: [await planForwardsMigration(migration)] }, { fake: true });
+  await runPlan(t.db, history, { direction: "forwards", migrations: [await planForwardsMigration(migration)] }, {
+    fake: true,
+  });
   const [row] = await history.list(t.db);
   const plan = await planBackwardsMigration(row!, migration);
   assertMatch(plan.irreversible.join(), /not captured .*--fake/);
@@ -213,10 +262,21 @@ eachDatabase("a failing statement rolls the whole migration back and names the s
     m.addColumn("nope", "x", "int");
     m.addColumn("band", "y", "int");
   });
-  const result = await runPlan(t.db, history, { direction: "forwards", migrations: [await planForwardsMigration(migration), await planForwardsMigration(fakeMigration("2026-01-01T00:00:00:000002", (m) => m.addTable("later", { id: "int" })))] });
+  const result = await runPlan(t.db, history, {
+    direction: "forwards",
+    migrations: [
+      await planForwardsMigration(migration),
+      await planForwardsMigration(
+        fakeMigration("2026-01-01T00:00:00:000002", (m) => m.addTable("later", { id: "int" })),
+      ),
+    ],
+  });
   assertEquals(result.success, false);
   assertEquals(result.outcomes.map((o) => o.status), ["failed", "not-run"]);
-  assertMatch(result.outcomes[0]!.error!.message, /ALTER TABLE "nope" ADD COLUMN "x" int.*relation "nope" does not exist.*42P01/);
+  assertMatch(
+    result.outcomes[0]!.error!.message,
+    /ALTER TABLE "nope" ADD COLUMN "x" int.*relation "nope" does not exist.*42P01/,
+  );
   assertEquals(diffCatalog(before, await snapshot(t.db)), []);
   assertEquals(await history.list(t.db), []);
 });

@@ -11,36 +11,43 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { eachDatabase } from "../helpers/databases.ts";
 import { fakeMigration } from "../helpers/fake_migrations.ts";
 
-eachDatabase("a lock held by another session: retried with lock_timeout, then applied once it is released", async (t) => {
-  const history = new History("migration");
-  await history.ensure(t.db);
-  await t.db.execute(["create table band (id int)"]);
-  const blocker = postgres(t.url, { max: 1, onnotice: () => {} });
-  const reserved = await blocker.reserve();
-  await reserved.unsafe("begin");
-  await reserved.unsafe("lock table band in access exclusive mode");
-  const pauses: number[] = [];
-  // Release the blocker during the second pause: the third try must succeed.
-  const retryPause = (attempt: number) => {
-    pauses.push(attempt);
-    // postgres.js queries are lazy: execute() sends it.
-    if (attempt === 2) setTimeout(() => reserved.unsafe("rollback").execute(), 50);
-    return 200;
-  };
-  const migration = fakeMigration("2026-01-01T00:00:00:000001", (m) => m.addColumn("band", "name", "text"));
-  const started = performance.now();
-  const result = await runPlan(t.db, history, { direction: "forwards", migrations: [await planForwardsMigration(migration)] }, {
-    safety: { lockTimeoutMs: 150, retries: 3 },
-    retryPause,
-  });
-  reserved.release();
-  await blocker.end();
-  assertEquals(result.outcomes[0]?.error, undefined);
-  assertEquals(pauses, [1, 2]);
-  assert(performance.now() - started >= 3 * 150, "each try waited for its lock_timeout");
-  assertEquals(result.outcomes[0]?.sql[0], "SET LOCAL lock_timeout = '150ms'");
-  assertEquals((await history.list(t.db)).length, 1);
-}, { postgresOnly: true });
+eachDatabase(
+  "a lock held by another session: retried with lock_timeout, then applied once it is released",
+  async (t) => {
+    const history = new History("migration");
+    await history.ensure(t.db);
+    await t.db.execute(["create table band (id int)"]);
+    const blocker = postgres(t.url, { max: 1, onnotice: () => {} });
+    const reserved = await blocker.reserve();
+    await reserved.unsafe("begin");
+    await reserved.unsafe("lock table band in access exclusive mode");
+    const pauses: number[] = [];
+    // Release the blocker during the second pause: the third try must succeed.
+    const retryPause = (attempt: number) => {
+      pauses.push(attempt);
+      // postgres.js queries are lazy: execute() sends it.
+      if (attempt === 2) setTimeout(() => reserved.unsafe("rollback").execute(), 50);
+      return 200;
+    };
+    const migration = fakeMigration("2026-01-01T00:00:00:000001", (m) => m.addColumn("band", "name", "text"));
+    const started = performance.now();
+    const result = await runPlan(t.db, history, {
+      direction: "forwards",
+      migrations: [await planForwardsMigration(migration)],
+    }, {
+      safety: { lockTimeoutMs: 150, retries: 3 },
+      retryPause,
+    });
+    reserved.release();
+    await blocker.end();
+    assertEquals(result.outcomes[0]?.error, undefined);
+    assertEquals(pauses, [1, 2]);
+    assert(performance.now() - started >= 3 * 150, "each try waited for its lock_timeout");
+    assertEquals(result.outcomes[0]?.sql[0], "SET LOCAL lock_timeout = '150ms'");
+    assertEquals((await history.list(t.db)).length, 1);
+  },
+  { postgresOnly: true },
+);
 
 eachDatabase("a lock never released: fails after the retries with a message naming the cause", async (t) => {
   const history = new History("migration");
@@ -52,7 +59,10 @@ eachDatabase("a lock never released: fails after the retries with a message nami
   await reserved.unsafe("lock table band in access share mode");
   const migration = fakeMigration("2026-01-01T00:00:00:000001", (m) => m.dropTable("band"));
   let tries = 0;
-  const result = await runPlan(t.db, history, { direction: "forwards", migrations: [await planForwardsMigration(migration)] }, {
+  const result = await runPlan(t.db, history, {
+    direction: "forwards",
+    migrations: [await planForwardsMigration(migration)],
+  }, {
     safety: { lockTimeoutMs: 100, retries: 2, statementTimeoutMs: 10_000 },
     retryPause: () => (tries++, 10),
   });
@@ -61,7 +71,10 @@ eachDatabase("a lock never released: fails after the retries with a message nami
   await blocker.end();
   assertEquals(tries, 2);
   assertEquals(result.outcomes[0]?.status, "failed");
-  assertMatch(result.outcomes[0]!.error!.message, /kept waiting for a lock held by another session .*--ddl-lock-timeout/);
+  assertMatch(
+    result.outcomes[0]!.error!.message,
+    /kept waiting for a lock held by another session .*--ddl-lock-timeout/,
+  );
   assertEquals(await history.list(t.db), []);
 }, { postgresOnly: true });
 
@@ -81,7 +94,12 @@ eachDatabase("--atomic rolls every migration back when the third of three fails"
   assertEquals(diffCatalog(before, await snapshotCatalog(t.db, ["public.migration"])), []);
   assertEquals(await history.list(t.db), []);
 
-  const ok = await runPlan(t.db, history, { direction: "forwards", migrations: migrations.slice(0, 2) }, { atomic: true });
+  const ok = await runPlan(t.db, history, { direction: "forwards", migrations: migrations.slice(0, 2) }, {
+    atomic: true,
+  });
   assertEquals(ok.outcomes.map((o) => o.status), ["applied", "applied"]);
-  assertEquals((await history.list(t.db)).map((r) => r.id), ["2026-01-01T00:00:00:000001", "2026-01-01T00:00:00:000002"]);
+  assertEquals((await history.list(t.db)).map((r) => r.id), [
+    "2026-01-01T00:00:00:000001",
+    "2026-01-01T00:00:00:000002",
+  ]);
 });

@@ -22,9 +22,19 @@ eachDatabase("verify() passes exact reversals and reports one that loses an inde
     music: {
       migrations: [
         base,
-        { id: "2026-01-01T00:00:00:000002", body: `  manager.dropColumn("band", "pop");\n  manager.alterColumn("band", "name", { type: "varchar(50)" });` },
-        { id: "2026-01-01T00:00:00:000003", body: `  manager.addRaw("drop index if exists band_name_idx", "select 1");` },
-        { id: "2026-01-01T00:00:00:000004", body: `  manager.addRaw("create index band_name_idx on band (name)", "drop index band_name_idx");\n  manager.addRaw("alter table band alter column name set default 'x'", "alter table band alter column name set default 'y'");` },
+        {
+          id: "2026-01-01T00:00:00:000002",
+          body: `  manager.dropColumn("band", "pop");\n  manager.alterColumn("band", "name", { type: "varchar(50)" });`,
+        },
+        {
+          id: "2026-01-01T00:00:00:000003",
+          body: `  manager.addRaw("drop index if exists band_name_idx", "select 1");`,
+        },
+        {
+          id: "2026-01-01T00:00:00:000004",
+          body:
+            `  manager.addRaw("create index band_name_idx on band (name)", "drop index band_name_idx");\n  manager.addRaw("alter table band alter column name set default 'x'", "alter table band alter column name set default 'y'");`,
+        },
       ],
     },
   });

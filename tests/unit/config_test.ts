@@ -25,7 +25,10 @@ Deno.test("parseJsonc() accepts comments and trailing commas, keeps strings inta
 });
 
 Deno.test("maskPasswords() hides URL passwords and password= keywords", () => {
-  assertEquals(maskPasswords("postgres://app:s3cret@db:5432/x and postgresql://u:p%40ss@h/y"), "postgres://app:***@db:5432/x and postgresql://u:***@h/y");
+  assertEquals(
+    maskPasswords("postgres://app:s3cret@db:5432/x and postgresql://u:p%40ss@h/y"),
+    "postgres://app:***@db:5432/x and postgresql://u:***@h/y",
+  );
   assertEquals(maskPasswords("host=db password=hunter2 user=x"), "host=db password=*** user=x");
   assertEquals(maskPasswords("postgres://app@db/x"), "postgres://app@db/x");
 });
@@ -33,13 +36,26 @@ Deno.test("maskPasswords() hides URL passwords and password= keywords", () => {
 Deno.test("chooseDatabase() takes the flag, then TIDE_DATABASE_URL, DATABASE_URL, tide.json, else pglite", () => {
   const env = (vars: Record<string, string>) => (n: string) => vars[n];
   const config = { root: "/p", database: "postgres://c/db" };
-  assertEquals(chooseDatabase(config, "postgres://f/db", env({ TIDE_DATABASE_URL: "postgres://t/db" })).source, "--database-url");
-  assertEquals(chooseDatabase(config, undefined, env({ TIDE_DATABASE_URL: "postgres://t/db", DATABASE_URL: "postgres://d/db" })).url, "postgres://t/db");
+  assertEquals(
+    chooseDatabase(config, "postgres://f/db", env({ TIDE_DATABASE_URL: "postgres://t/db" })).source,
+    "--database-url",
+  );
+  assertEquals(
+    chooseDatabase(config, undefined, env({ TIDE_DATABASE_URL: "postgres://t/db", DATABASE_URL: "postgres://d/db" }))
+      .url,
+    "postgres://t/db",
+  );
   assertEquals(chooseDatabase(config, undefined, env({ DATABASE_URL: "postgres://d/db" })).url, "postgres://d/db");
   assertEquals(chooseDatabase(config, undefined, env({})).url, "postgres://c/db");
-  assertEquals(chooseDatabase({ root: "/p", database: undefined }, undefined, env({})), { url: "pglite:/p/.tide/pglite", source: "default" });
+  assertEquals(chooseDatabase({ root: "/p", database: undefined }, undefined, env({})), {
+    url: "pglite:/p/.tide/pglite",
+    source: "default",
+  });
   assertEquals(chooseDatabase(config, "pglite:memory", env({})).url, "pglite:memory");
-  assertThrows(() => chooseDatabase(config, "mysql://u:pw@h/x", env({})), /Unsupported database URL "mysql:\/\/u:\*\*\*@h\/x"/);
+  assertThrows(
+    () => chooseDatabase(config, "mysql://u:pw@h/x", env({})),
+    /Unsupported database URL "mysql:\/\/u:\*\*\*@h\/x"/,
+  );
 });
 
 Deno.test("loadConfig() names unknown keys, missing folders and bad values", async () => {

@@ -19,16 +19,24 @@ Deno.test("renderForwards() and renderBackwards() quote every name", () => {
       .addIndex("billing.user", ['a"b'], { unique: true })
       .renameTable("billing.user", "billing.customer")
   );
-  assertEquals(sqlOf(renderForwards(add!, 0).steps), ['CREATE TABLE "billing"."user" ("id" serial primary key, "a""b" text)']);
+  assertEquals(sqlOf(renderForwards(add!, 0).steps), [
+    'CREATE TABLE "billing"."user" ("id" serial primary key, "a""b" text)',
+  ]);
   assertEquals(sqlOf(renderBackwards(add!, 0, undefined).steps), ['DROP TABLE "billing"."user"']);
-  assertEquals(sqlOf(renderForwards(idx!, 1).steps), ['CREATE UNIQUE INDEX "user_a"b_idx" ON "billing"."user" ("a""b")'.replace('"user_a"b_idx"', '"user_a""b_idx"')]);
+  assertEquals(sqlOf(renderForwards(idx!, 1).steps), [
+    'CREATE UNIQUE INDEX "user_a"b_idx" ON "billing"."user" ("a""b")'.replace('"user_a"b_idx"', '"user_a""b_idx"'),
+  ]);
   assertEquals(sqlOf(renderBackwards(idx!, 1, undefined).steps), ['DROP INDEX "billing"."user_a""b_idx"']);
   assertEquals(sqlOf(renderForwards(rename!, 2).steps), ['ALTER TABLE "billing"."user" RENAME TO "customer"']);
-  assertEquals(sqlOf(renderBackwards(rename!, 2, undefined).steps), ['ALTER TABLE "billing"."customer" RENAME TO "user"']);
+  assertEquals(sqlOf(renderBackwards(rename!, 2, undefined).steps), [
+    'ALTER TABLE "billing"."customer" RENAME TO "user"',
+  ]);
 });
 
 Deno.test("renderForwards() combines alterColumn() changes in one statement", () => {
-  const [alter] = ops((m) => m.alterColumn("band", "pop", { type: "bigint", using: "pop::bigint", nullable: false, default: null }));
+  const [alter] = ops((m) =>
+    m.alterColumn("band", "pop", { type: "bigint", using: "pop::bigint", nullable: false, default: null })
+  );
   assertEquals(sqlOf(renderForwards(alter!, 0).steps), [
     'ALTER TABLE "band" ALTER COLUMN "pop" TYPE bigint USING pop::bigint, ALTER COLUMN "pop" SET NOT NULL, ALTER COLUMN "pop" DROP DEFAULT',
   ]);
@@ -47,7 +55,11 @@ Deno.test("renderBackwards() restores an altered column from its capture, defaul
 });
 
 Deno.test("renderBackwards() of a drop without capture is irreversible and says why", () => {
-  for (const op of ops((m) => m.dropTable("t").dropColumn("t", "c").dropIndex("i").alterColumn("t", "c", { nullable: true }))) {
+  for (
+    const op of ops((m) =>
+      m.dropTable("t").dropColumn("t", "c").dropIndex("i").alterColumn("t", "c", { nullable: true })
+    )
+  ) {
     const back = renderBackwards(op, 0, undefined);
     assertEquals(back.steps, []);
     assertMatch(back.irreversible!, /not captured .*--fake/);
@@ -66,13 +78,51 @@ Deno.test("recreateTable() orders sequences, table, indexes, comments, ownership
     kind: "table",
     table: "public.band",
     columns: [
-      { name: "id", type: "integer", collation: null, notNull: true, default: "nextval('band_id_seq'::regclass)", identity: "", generated: null, comment: "key" },
-      { name: "name", type: "text", collation: '"pg_catalog"."C"', notNull: false, default: null, identity: "", generated: null, comment: null },
+      {
+        name: "id",
+        type: "integer",
+        collation: null,
+        notNull: true,
+        default: "nextval('band_id_seq'::regclass)",
+        identity: "",
+        generated: null,
+        comment: "key",
+      },
+      {
+        name: "name",
+        type: "text",
+        collation: '"pg_catalog"."C"',
+        notNull: false,
+        default: null,
+        identity: "",
+        generated: null,
+        comment: null,
+      },
     ],
     constraints: [{ table: "public.band", name: "band_pkey", definition: "PRIMARY KEY (id)", comment: null }],
-    indexes: [{ name: "public.band_name_idx", definition: "CREATE INDEX band_name_idx ON public.band USING btree (name)", comment: null }],
-    inbound: [{ table: "public.fan", name: "fan_band_fk", definition: "FOREIGN KEY (band_id) REFERENCES band(id)", comment: null }],
-    sequences: [{ name: "public.band_id_seq", column: "id", type: "integer", start: "1", increment: "1", min: "1", max: "2147483647", cache: "1", cycle: false, dependency: "a" }],
+    indexes: [{
+      name: "public.band_name_idx",
+      definition: "CREATE INDEX band_name_idx ON public.band USING btree (name)",
+      comment: null,
+    }],
+    inbound: [{
+      table: "public.fan",
+      name: "fan_band_fk",
+      definition: "FOREIGN KEY (band_id) REFERENCES band(id)",
+      comment: null,
+    }],
+    sequences: [{
+      name: "public.band_id_seq",
+      column: "id",
+      type: "integer",
+      start: "1",
+      increment: "1",
+      min: "1",
+      max: "2147483647",
+      cache: "1",
+      cycle: false,
+      dependency: "a",
+    }],
     comment: "Bands",
   };
   assertEquals(recreateTable(capture), [
