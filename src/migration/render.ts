@@ -52,6 +52,23 @@ export interface RenderedOperation {
   readonly destroys: readonly DataTarget[];
 }
 
+/** What every rendering of an operation starts from. */
+function baseOf(op: Operation, index: number) {
+  return {
+    index,
+    summary: describeOperation(op),
+    transactional: true,
+    source: "operation" as const,
+    notes: [] as string[],
+    destroys: [] as DataTarget[],
+  };
+}
+
+/** Statements as steps. */
+function sql(...statements: string[]): Step[] {
+  return statements.map((s) => ({ sql: s }));
+}
+
 /** Describes an operation in one line, the way it was recorded. */
 export function describeOperation(op: Operation): string {
   switch (op.kind) {
@@ -96,15 +113,7 @@ function rawStep(step: unknown, label: string): Step {
  * @param capture What the catalog said just before it runs (drops and alters), if read.
  */
 export function renderForwards(op: Operation, index: number, capture?: Capture): RenderedOperation {
-  const base = {
-    index,
-    summary: describeOperation(op),
-    transactional: true,
-    source: "operation" as const,
-    notes: [] as string[],
-    destroys: [] as DataTarget[],
-  };
-  const sql = (...statements: string[]): Step[] => statements.map((s) => ({ sql: s }));
+  const base = baseOf(op, index);
   switch (op.kind) {
     case "addTable": {
       const columns = Object.entries(op.columns).map(([c, def]) => `${quoteIdent(c)} ${def}`);
@@ -200,15 +209,7 @@ export function renderBackwards(
   capture: Capture | undefined,
   coveredByRawBackwards = false,
 ): RenderedOperation {
-  const base = {
-    index,
-    summary: describeOperation(op),
-    transactional: true,
-    source: "operation" as const,
-    notes: [] as string[],
-    destroys: [] as DataTarget[],
-  };
-  const sql = (...statements: string[]): Step[] => statements.map((s) => ({ sql: s }));
+  const base = baseOf(op, index);
   const missing = (what: string): RenderedOperation => ({
     ...base,
     steps: [],
