@@ -14,7 +14,8 @@ import { fileURLToPath } from "node:url";
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** The permission flags baked into the binary and used by `deno task tide`. */
-export const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-net", "--allow-env", "--allow-sys"];
+export { PERMISSIONS } from "../../tools/permissions.ts";
+import { PERMISSIONS } from "../../tools/permissions.ts";
 
 /** The command that runs tide: the binary in TIDE_BIN, else `deno run` from source. */
 export function tideCommand(): string[] {

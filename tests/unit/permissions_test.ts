@@ -1,0 +1,13 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { PERMISSIONS } from "../../tools/permissions.ts";
+import { assert } from "../helpers/assert.ts";
+import { REPO } from "../helpers/cli.ts";
+
+Deno.test("deno task tide and the README run tide with exactly the binary's permissions", async () => {
+  const config = JSON.parse(await readFile(join(REPO, "deno.json"), "utf8"));
+  const flags = PERMISSIONS.join(" ");
+  assert(config.tasks.tide.command.includes(`deno run ${flags} --quiet main.ts`), config.tasks.tide.command);
+  const readme = await readFile(join(REPO, "README.md"), "utf8");
+  assert(readme.includes(`deno run ${flags} \\`), "README's from-source command");
+});
