@@ -37,20 +37,26 @@ const RAW_DESTRUCTIVE =
 /** Measures, on the database as it is now, what each migration of the plan would destroy. */
 export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLossOptions = {}): Promise<DataLoss[]> {
   const exactBelow = options.exactBelow ?? 1_000_000;
-  const findings: DataLoss[] = [];
+  // Walk the plan in order to know each object's name now; then measure tables and columns
+  // with two queries whatever the plan's size, and the rare casts and raw deletes one by one.
   const names = new Renames();
+  const targets: { migration: string; label: string; target: DataTarget; seq: number }[] = [];
+  const single: Promise<(DataLoss & { seq: number }) | undefined>[] = [];
+  let seq = 0;
   for (const m of plan.migrations) {
     const migration = `${m.app} ${m.id}`;
     for (const unit of m.operations) {
       for (const target of unit.rendered.destroys) {
-        const found = await measureTarget(db, names.resolve(target), exactBelow);
         // Findings name the object as the step sees it; the count comes from its name now.
-        if (found) {
-          findings.push({
-            migration,
-            ...found,
-            object: found.object.replace(objectName(names.resolve(target)), objectName(target)),
-          });
+        const now = names.resolve(target);
+        const at = seq++;
+        if (now.kind === "cast") {
+          const object = `${objectName(target)} to ${now.type}`;
+          single.push(
+            measureCast(db, now, exactBelow).then((f) => (f ? { migration, ...f, object, seq: at } : undefined)),
+          );
+        } else {
+          targets.push({ migration, label: objectName(target), target: now, seq: at });
         }
       }
       names.follow(unit);
@@ -58,12 +64,22 @@ export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLo
       if (!rawSql) continue;
       for (const step of unit.rendered.steps) {
         if (!("sql" in step)) continue;
-        const found = await measureRaw(db, step.sql, exactBelow);
-        if (found) findings.push({ migration, ...found });
+        const at = seq++;
+        single.push(measureRaw(db, step.sql, exactBelow).then((f) => (f ? { migration, ...f, seq: at } : undefined)));
       }
     }
   }
-  return findings.filter((f) => f.rows > 0);
+  const measured = await measureMany(db, targets.map((t) => t.target), exactBelow);
+  const findings = targets.map((
+    t,
+    i,
+  ) => (measured[i] ? { migration: t.migration, ...measured[i]!, object: t.label, seq: t.seq } : undefined));
+  findings.push(...(await Promise.all(single)));
+  // In the order the plan's steps run.
+  return findings
+    .filter((f): f is DataLoss & { seq: number } => f !== undefined && f.rows > 0)
+    .sort((a, b) => a.seq - b.seq)
+    .map(({ seq: _seq, ...f }) => f);
 }
 
 type Finding = Omit<DataLoss, "migration">;
@@ -123,47 +139,70 @@ async function count(db: Queryable, sql: string, params: unknown[] = []): Promis
   return Number(row?.n ?? 0);
 }
 
-async function measureTarget(db: Queryable, target: DataTarget, exactBelow: number): Promise<Finding | undefined> {
-  const table = quoteName(target.table);
-  const rows = await estimate(db, table);
-  if (rows === undefined) return undefined;
-  const exact = rows < exactBelow; // -1: never analysed, so count
-  if (target.kind === "table") {
-    return exact
-      ? {
-        object: `table ${target.table}`,
-        rows: await count(db, `select count(*) as n from ${table}`),
-        estimated: false,
-      }
-      : { object: `table ${target.table}`, rows: Math.round(rows), estimated: true };
+/**
+ * Measures table and column targets with two queries: the catalog for all of them, then one
+ * UNION ALL of the exact counts (only objects that exist take part, so it cannot fail on a
+ * missing name).
+ */
+async function measureMany(
+  db: Queryable,
+  targets: readonly DataTarget[],
+  exactBelow: number,
+): Promise<(Finding | undefined)[]> {
+  if (targets.length === 0) return [];
+  const catalog = await db.query<
+    { i: number; found: boolean; rows: number | null; has_column: boolean; null_frac: number | null }
+  >(
+    `select t.i::int as i, c.oid is not null as found, c.reltuples::float8 as rows,
+            a.attnum is not null as has_column,
+            (select s.null_frac::float8 from pg_stats s
+              where s.schemaname = c.relnamespace::regnamespace::text and s.tablename = c.relname and s.attname = t.col) as null_frac
+       from unnest($1::text[], $2::text[]) with ordinality as t(tbl, col, i)
+       left join pg_class c on c.oid = to_regclass(t.tbl)
+       left join pg_attribute a on a.attrelid = c.oid and a.attname = t.col and not a.attisdropped
+      order by t.i`,
+    [targets.map((t) => quoteName(t.table)), targets.map((t) => (t.kind === "table" ? "" : t.column))],
+  );
+  const results: (Finding | undefined)[] = targets.map(() => undefined);
+  const exact: { index: number; sql: string }[] = [];
+  for (const [index, target] of targets.entries()) {
+    const row = catalog[index];
+    if (!row?.found || (target.kind !== "table" && !row.has_column)) continue;
+    const rows = Number(row.rows ?? -1);
+    const table = quoteName(target.table);
+    const what = target.kind === "table" ? "count(*)" : `count(${quoteIdent((target as { column: string }).column)})`;
+    // -1: never analysed, so count.
+    if (rows < exactBelow) {
+      exact.push({ index, sql: `select ${index}::int as i, ${what}::float8 as n from ${table}` });
+    } else {
+      const estimate = target.kind === "table" ? rows : rows * (1 - Number(row.null_frac ?? 0));
+      results[index] = { object: "", rows: Math.round(estimate), estimated: true };
+    }
   }
-  const exists = await count(
-    db,
-    "select count(*) as n from pg_attribute where attrelid = to_regclass($1) and attname = $2 and not attisdropped",
+  if (exact.length > 0) {
+    const counts = await db.query<{ i: number; n: number }>(exact.map((e) => e.sql).join("\nunion all\n"));
+    for (const { i, n } of counts) results[i] = { object: "", rows: Number(n), estimated: false };
+  }
+  return results;
+}
+
+/** Values a type change alters (or, when the cast fails, every value and why). */
+async function measureCast(
+  db: Queryable,
+  target: DataTarget & { kind: "cast" },
+  exactBelow: number,
+): Promise<Finding | undefined> {
+  const table = quoteName(target.table);
+  const [info] = await db.query<{ rows: number | null; type: string | null }>(
+    `select (select reltuples::float8 from pg_class where oid = to_regclass($1)) as rows,
+            (select format_type(atttypid, atttypmod) from pg_attribute
+              where attrelid = to_regclass($1) and attname = $2 and not attisdropped) as type`,
     [table, target.column],
   );
-  if (exists === 0) return undefined;
-  const column = quoteIdent(target.column);
-  if (target.kind === "column") {
-    if (exact) {
-      return {
-        object: `column ${target.table}.${target.column}`,
-        rows: await count(db, `select count(${column}) as n from ${table}`),
-        estimated: false,
-      };
-    }
-    const [stats] = await db.query<{ f: number | null }>(
-      "select null_frac::float8 as f from pg_stats where schemaname = (select relnamespace::regnamespace::text from pg_class where oid = to_regclass($1)) and tablename = (select relname from pg_class where oid = to_regclass($1)) and attname = $2",
-      [table, target.column],
-    );
-    return {
-      object: `column ${target.table}.${target.column}`,
-      rows: Math.round(rows * (1 - Number(stats?.f ?? 0))),
-      estimated: true,
-    };
-  }
-  const object = `cast ${target.table}.${target.column} to ${target.type}`;
-  if (!exact) {
+  if (!info?.type) return undefined;
+  const rows = Number(info.rows ?? -1);
+  const object = `cast ${target.table}.${target.column}`;
+  if (rows >= exactBelow) {
     return {
       object,
       rows: Math.round(rows),
@@ -171,17 +210,12 @@ async function measureTarget(db: Queryable, target: DataTarget, exactBelow: numb
       detail: "values that the cast may alter (estimate: every row)",
     };
   }
-  const [current] = await db.query<{ type: string }>(
-    "select format_type(atttypid, atttypmod) as type from pg_attribute where attrelid = to_regclass($1) and attname = $2",
-    [table, target.column],
-  );
+  const column = quoteIdent(target.column);
   try {
     // A value is altered when casting it there and back, in its own type, does not give it back.
     const altered = await count(
       db,
-      `select count(*) as n from ${table} where ${column} is not null and ((${column})::${target.type})::${
-        current!.type
-      } is distinct from ${column}`,
+      `select count(*) as n from ${table} where ${column} is not null and ((${column})::${target.type})::${info.type} is distinct from ${column}`,
     );
     return { object, rows: altered, estimated: false, detail: "values the cast alters" };
   } catch (error) {

@@ -1,0 +1,17 @@
+const t0 = performance.now();
+const lap = (label: string) => console.log(label.padEnd(28), (performance.now() - t0).toFixed(1));
+const { openSession } = await import("./src/engine/session.ts");
+const { planBackwards, executePlan } = await import("./src/engine/commands.ts");
+const { measureDataLoss } = await import("./src/engine/data_loss.ts");
+await import("commander");
+lap("imports");
+const session = await openSession({ cwd: Deno.args[0], databaseUrl: Deno.args[1] });
+lap("open session");
+const plan = await planBackwards(session, { app: "app", target: Deno.args[2] === "all" ? { kind: "all" } : { kind: "count", count: 1 } });
+lap(`plan (${plan.migrations.length})`);
+await measureDataLoss(session.db, plan);
+lap("data loss");
+const r = await executePlan(session, plan, {});
+lap(`execute ${r.success}`);
+await session.close();
+lap("close");
