@@ -16,6 +16,12 @@ export interface Queryable {
    * @returns the number of rows each statement affected.
    */
   execute(statements: readonly string[]): Promise<number[]>;
+  /**
+   * Inside a transaction, where the transport can: runs the last statements and commits in the
+   * same round trip. The transaction ends either way (a failure turns the COMMIT into a
+   * rollback).
+   */
+  executeAndCommit?(statements: readonly string[]): Promise<number[]>;
 }
 
 /** An open database: a {@linkcode Queryable} plus transactions, locking and closing. */

@@ -55,8 +55,50 @@ class PostgresDatabase implements Database {
     return execute(this.#sql, statements);
   }
 
+  /**
+   * A transaction whose BEGIN travels with its first statements and whose COMMIT may travel
+   * with its last ones (`executeAndCommit`): one round trip for a migration made of SQL only,
+   * where postgres.js' `begin()` takes three. The one connection (max: 1) makes raw BEGIN and
+   * COMMIT safe here.
+   */
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return await this.#sql.begin((tx) => fn(wrap(tx))) as T;
+    const sql = this.#sql;
+    let begun = false;
+    let ended = false;
+    const begin = (): string[] => (begun ? [] : (begun = true, ["BEGIN"]));
+    const run = async (statements: readonly string[], commit: boolean): Promise<number[]> => {
+      const prefix = begin();
+      const all = [...prefix, ...statements, ...(commit ? ["COMMIT"] : [])];
+      if (commit) ended = true;
+      try {
+        return (await execute(sql, all)).slice(prefix.length, prefix.length + statements.length);
+      } catch (error) {
+        // Report the index within the caller's statements, not ours.
+        if (error instanceof StatementError) {
+          throw new StatementError(error.statement, error.index - prefix.length, error.cause);
+        }
+        throw error;
+      }
+    };
+    const tx: Queryable = {
+      query: async (text, params = []) => {
+        if (!begun) await run([], false);
+        return await query(sql, text, params);
+      },
+      execute: (statements) => run(statements, false),
+      executeAndCommit: (statements) => run(statements, true),
+    };
+    try {
+      const result = await fn(tx);
+      if (begun && !ended) {
+        ended = true;
+        await sql.unsafe("COMMIT");
+      }
+      return result;
+    } catch (error) {
+      if (begun && !ended) await sql.unsafe("ROLLBACK").catch(() => {});
+      throw error;
+    }
   }
 
   async withLock<T>(key: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {

@@ -122,9 +122,20 @@ export class History {
     }::jsonb)`;
   }
 
-  /** The statement that forgets a reversed migration. */
+  /**
+   * The statement that forgets a reversed migration. It fails (division by zero, SQLSTATE
+   * 22012) when no row was deleted, rolling the reversal back: a migration is never reversed
+   * twice, and the check needs no round trip of its own.
+   */
   deleteStatement(app: string, id: string): string {
-    return `DELETE FROM ${this.table} WHERE app_name = ${quoteLiteral(app)} AND name = ${quoteLiteral(id)}`;
+    return `WITH gone AS (DELETE FROM ${this.table} WHERE app_name = ${quoteLiteral(app)} AND name = ${
+      quoteLiteral(id)
+    } RETURNING 1) SELECT 1 / count(*) AS history_row_deleted FROM gone`;
+  }
+
+  /** Whether an error is {@linkcode deleteStatement}'s check: the row was already gone. */
+  static isAlreadyGone(statement: string, code: string | undefined): boolean {
+    return code === "22012" && statement.startsWith("WITH gone AS (DELETE FROM ");
   }
 
   /** The name as catalog snapshots print it (`schema.table`, quoted only where needed). */

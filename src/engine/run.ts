@@ -10,7 +10,7 @@ import { captureFor } from "../migration/capture.ts";
 import { type Capture, CAPTURING_KINDS } from "../migration/operations.ts";
 import { quoteIdent, splitName } from "../migration/quote.ts";
 import { renderBackwards, renderForwards, type Step } from "../migration/render.ts";
-import type { History, StoredReversal } from "./history.ts";
+import { History, type StoredReversal } from "./history.ts";
 import type { Plan, PlannedMigration } from "./plan.ts";
 
 /** What happened to one migration. */
@@ -291,20 +291,19 @@ async function migrationBody(
       for (const step of steps) await batch.add(step);
     }
   }
-  if (m.direction === "forwards") {
-    batch.addHistory(
-      history.insertStatement(
+  await batch.add({
+    sql: m.direction === "forwards"
+      ? history.insertStatement(
         m.app,
         m.id,
         m.description,
         m.migration?.checksum ?? null,
         storedReversal(m, captures, fake),
-      ),
-    );
-  } else {
-    batch.addHistory(history.deleteStatement(m.app, m.id));
-  }
-  await batch.flush();
+      )
+      : history.deleteStatement(m.app, m.id),
+  });
+  // In a migration's own transaction, the COMMIT travels with the last statements.
+  await batch.flush(setLocal);
 }
 
 /**
@@ -326,13 +325,13 @@ async function dropInvalidLeftover(q: Queryable, table: string, index: string, e
 
 /**
  * Collects consecutive SQL statements and sends them together, so that a migration without
- * function steps or captures costs one round trip.
+ * function steps or captures costs one round trip (its COMMIT included, where the transport
+ * can).
  */
 class Batch {
   readonly #q: Queryable;
   readonly #executed: string[];
   #pending: string[] = [];
-  #historyIndex = -1;
 
   constructor(q: Queryable, executed: string[]) {
     this.#q = q;
@@ -349,20 +348,14 @@ class Batch {
     await step.run(this.#q);
   }
 
-  addHistory(sql: string): void {
-    this.#historyIndex = this.#pending.length;
-    this.#pending.push(sql);
-  }
-
-  async flush(): Promise<void> {
-    if (this.#pending.length === 0) return;
+  /** Sends what is pending; with `commit`, the transaction's COMMIT goes along. */
+  async flush(commit = false): Promise<void> {
     const statements = this.#pending;
     this.#pending = [];
-    const historyIndex = this.#historyIndex;
-    this.#historyIndex = -1;
-    let counts: number[];
+    if (statements.length === 0 && !commit) return;
     try {
-      counts = await this.#q.execute(statements);
+      if (commit && this.#q.executeAndCommit) await this.#q.executeAndCommit(statements);
+      else if (statements.length > 0) await this.#q.execute(statements);
     } catch (error) {
       // Report what was sent up to the failing statement; the rest never ran.
       const upTo = error instanceof StatementError ? error.index + 1 : statements.length;
@@ -370,10 +363,6 @@ class Batch {
       throw error;
     }
     this.#executed.push(...statements);
-    if (historyIndex !== -1 && counts[historyIndex] !== 1) {
-      // Rolls the transaction back: a second run must never reverse a migration twice.
-      throw new Error("its history row was already gone (another run reversed it first); nothing was changed");
-    }
   }
 }
 
@@ -401,6 +390,12 @@ function describeFailure(m: PlannedMigration, error: unknown, atomic = false): M
         } kept waiting for a lock held by another session ` +
         "(lock_timeout, after every retry). Find the blocker in pg_stat_activity, or raise --ddl-lock-timeout / --ddl-retries",
       statement: (error as StatementError).statement,
+    };
+  }
+  if (error instanceof StatementError && History.isAlreadyGone(error.statement, error.server.code)) {
+    return {
+      message: `${what}: its history row was already gone (another run reversed it first); nothing was changed`,
+      statement: error.statement,
     };
   }
   if (error instanceof StatementError) {

@@ -5,7 +5,7 @@
 import postgres from "postgres";
 import { diffCatalog, snapshotCatalog } from "../../src/engine/catalog.ts";
 import { History } from "../../src/engine/history.ts";
-import { planForwardsMigration } from "../../src/engine/plan.ts";
+import { planBackwardsMigration, planForwardsMigration } from "../../src/engine/plan.ts";
 import { runPlan } from "../../src/engine/run.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { eachDatabase } from "../helpers/databases.ts";
@@ -102,4 +102,22 @@ eachDatabase("--atomic rolls every migration back when the third of three fails"
     "2026-01-01T00:00:00:000001",
     "2026-01-01T00:00:00:000002",
   ]);
+});
+
+eachDatabase("a reversal whose history row is already gone fails and changes nothing", async (t) => {
+  const history = new History("migration");
+  await history.ensure(t.db);
+  const migration = fakeMigration("2026-01-01T00:00:00:000001", (m) => {
+    m.addTable("band", { id: "int" });
+    m.addRaw("insert into band values (1)", "delete from band");
+  });
+  await runPlan(t.db, history, { direction: "forwards", migrations: [await planForwardsMigration(migration)] });
+  const [row] = await history.list(t.db);
+  const plan = await planBackwardsMigration(row!, migration);
+  // Another run reversed it between planning and running (as if there were no lock).
+  await t.db.execute(["delete from migration"]);
+  const result = await runPlan(t.db, history, { direction: "backwards", migrations: [plan] });
+  assertEquals(result.outcomes[0]?.status, "failed");
+  assertMatch(result.outcomes[0]!.error!.message, /history row was already gone .*nothing was changed/);
+  assertEquals(await t.db.query("select count(*)::int as n from band"), [{ n: 1 }]);
 });
