@@ -92,7 +92,7 @@ export class BackwardsMigrationManager {
       if (this.options.clean) {
         for (const m of plan.migrations) {
           const done = result.outcomes.find((o) => o.app === m.app && o.id === m.id)?.status === "reversed";
-          if (done && m.migration) await rm(m.migration.path, { force: true });
+          if (done && m.path) await rm(m.path, { force: true });
         }
       }
       const failure = result.outcomes.find((o) => o.error)?.error;

@@ -189,7 +189,7 @@ async function run(
     hooks: {
       onEnd: (m, outcome) => {
         io.err(outcomeLine(outcome) + "\n");
-        if (options.clean && outcome.status === "reversed" && m.migration) cleaned.push(m.migration.path);
+        if (options.clean && outcome.status === "reversed" && m.path) cleaned.push(m.path);
       },
     },
   });

@@ -6,7 +6,7 @@
  */
 
 import type { Queryable } from "../db/database.ts";
-import type { Capture } from "../migration/operations.ts";
+import type { Capture, Operation } from "../migration/operations.ts";
 import { quoteLiteral, quoteName } from "../migration/quote.ts";
 
 /** What tide stores with a history row to reverse the migration exactly. */
@@ -18,6 +18,11 @@ export interface StoredReversal {
    * module (function steps) or cannot be reversed.
    */
   readonly statements: readonly string[] | null;
+  /**
+   * The operations `forwards()` recorded, as JSON, when none is a function: with the
+   * captures they re-render the exact reversal without importing the file.
+   */
+  readonly operations?: readonly Operation[] | null;
   /** Whether the migration was recorded with --fake (nothing captured). */
   readonly faked?: boolean;
 }

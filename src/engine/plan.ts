@@ -32,8 +32,10 @@ export interface PlannedMigration {
   readonly id: string;
   readonly description: string;
   readonly direction: Direction;
-  /** The module, when its file exists. */
+  /** The module, when it was imported. */
   readonly migration: LoadedMigration | undefined;
+  /** The file, when it exists (for --clean). */
+  readonly path: string | undefined;
   /** The history row (backwards only). */
   readonly history: HistoryRow | undefined;
   readonly source: PlanSource;
@@ -67,6 +69,7 @@ export async function planForwardsMigration(migration: LoadedMigration): Promise
     description: migration.description,
     direction: "forwards",
     migration,
+    path: migration.path,
     history: undefined,
     source: "operations",
     operations,
@@ -76,8 +79,8 @@ export async function planForwardsMigration(migration: LoadedMigration): Promise
 
 /**
  * Plans the reversal of one run migration: the module's hand-written `backwards` if it has
- * one, else its recorded operations inverted in reverse order, else (file gone or edited
- * since it ran) the reversal stored with the history row.
+ * one, else its recorded operations inverted in reverse order; when the file is gone or was
+ * edited since it ran, what its history row stored when it ran.
  */
 export async function planBackwardsMigration(
   row: HistoryRow,
@@ -89,14 +92,17 @@ export async function planBackwardsMigration(
     description: migration?.description ?? row.description ?? "",
     direction: "backwards" as const,
     migration,
+    path: migration?.path,
     history: row,
   };
-  const stored = row.reversal?.statements ?? null;
   const edited = migration !== undefined && row.checksum !== null && row.checksum !== migration.checksum;
-  if (migration === undefined || (edited && stored !== null)) {
+  const storedOps = row.reversal?.operations ?? null;
+  const stored = row.reversal?.statements ?? null;
+  if (migration === undefined || (edited && (storedOps !== null || stored !== null))) {
     const warnings = edited
       ? [`${migration!.path} changed since it ran; reversing what was applied (stored with its history row)`]
       : [`the file of migration ${row.id} is gone; reversing it from its history row`];
+    if (storedOps !== null) return planFromHistory(row, migration?.path, "stored", warnings);
     if (stored === null) {
       return finish({
         ...base,
@@ -108,6 +114,7 @@ export async function planBackwardsMigration(
         ],
       });
     }
+    // A row written before operations were stored: its SQL, as one step.
     return finish({
       ...base,
       source: "stored",
@@ -144,15 +151,47 @@ export async function planBackwardsMigration(
     });
   }
   const manager = await recordOperations(migration, "forwards");
-  const ops = manager.operations;
+  return finish({ ...base, source: "operations", warnings, operations: invert(manager.operations, row) });
+}
+
+/** Whether a run migration can be planned from its history row alone (its file unchanged). */
+export function canPlanFromHistory(row: HistoryRow, fileChecksum: string): boolean {
+  return (row.reversal?.operations ?? null) !== null && row.checksum !== null && row.checksum === fileChecksum;
+}
+
+/**
+ * Plans a reversal from the operations and captures stored with the history row: the same
+ * plan the module would give, without importing it. Used when the file is unchanged since it
+ * ran (checksum), and when it is gone or edited.
+ */
+export function planFromHistory(
+  row: HistoryRow,
+  path: string | undefined,
+  source: "operations" | "stored",
+  warnings: string[] = [],
+): PlannedMigration {
+  return finish({
+    app: row.app,
+    id: row.id,
+    description: row.description ?? "",
+    direction: "backwards",
+    migration: undefined,
+    path,
+    history: row,
+    source,
+    warnings,
+    operations: invert(row.reversal?.operations ?? [], row),
+  });
+}
+
+function invert(ops: readonly Operation[], row: HistoryRow): PlannedOperation[] {
   const covered = ops.some((op) => op.kind === "rawBackwards");
   const captures = row.reversal?.captures ?? {};
-  const operations = ops.map((op, index) => ({
+  return ops.map((op, index) => ({
     op,
     direction: "backwards" as const,
     rendered: renderBackwards(op, index, captures[String(index)], covered),
   })).reverse();
-  return finish({ ...base, source: "operations", warnings, operations });
 }
 
 function isConcurrent(sql: string): boolean {

@@ -7,7 +7,7 @@
 
 import { type Database, type Queryable, StatementError } from "../db/database.ts";
 import { captureFor } from "../migration/capture.ts";
-import { type Capture, CAPTURING_KINDS } from "../migration/operations.ts";
+import { type Capture, CAPTURING_KINDS, type Operation } from "../migration/operations.ts";
 import { quoteIdent, splitName } from "../migration/quote.ts";
 import { renderBackwards, renderForwards, type Step } from "../migration/render.ts";
 import { History, type StoredReversal } from "./history.ts";
@@ -376,7 +376,15 @@ export function storedReversal(m: PlannedMigration, captures: Record<string, Cap
   const rendered = ops.map((op, i) => renderBackwards(op, i, captures[String(i)], covered)).reverse();
   const pure = rendered.every((r) => r.irreversible === undefined && r.steps.every((s) => "sql" in s));
   const statements = pure ? rendered.flatMap((r) => r.steps.map((s) => (s as { sql: string }).sql)) : null;
-  return { captures, statements, ...(fake ? { faked: true } : {}) };
+  const json = ops.every((op) => !(op.kind === "raw" || op.kind === "rawBackwards") || isText(op));
+  return { captures, statements, operations: json ? ops : null, ...(fake ? { faked: true } : {}) };
+}
+
+function isText(op: Operation): boolean {
+  if (op.kind === "raw") {
+    return typeof op.forwards === "string" && (op.backwards === undefined || typeof op.backwards === "string");
+  }
+  return op.kind !== "rawBackwards" || typeof op.backwards === "string";
 }
 
 function describeFailure(m: PlannedMigration, error: unknown, atomic = false): MigrationFailure {

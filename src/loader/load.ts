@@ -120,6 +120,16 @@ export class MigrationSource {
   }
 
   /**
+   * The file whose name carries this ID and its checksum, read without importing it; undefined
+   * when no file name carries the ID (it may still exist under another name).
+   */
+  async fileOf(id: string): Promise<{ path: string; checksum: string } | undefined> {
+    const path = (await this.files()).find((p) => idFromFileName(basename(p)) === id);
+    if (path === undefined) return undefined;
+    return { path, checksum: await sha256(await readFile(path)) };
+  }
+
+  /**
    * Every migration ID of the app, sorted, importing only files whose name does not carry
    * their ID.
    *
@@ -162,6 +172,12 @@ function basename(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 
+/** SHA-256 of bytes, hex: the checksum stored with a history row. */
+export async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /**
  * Imports one migration file by absolute `file://` URL (never relative to this module, so a
  * compiled binary imports from disk too) and checks its exports.
@@ -200,13 +216,12 @@ export async function importMigration(app: string, path: string): Promise<Loaded
   if (module.DESCRIPTION !== undefined && typeof module.DESCRIPTION !== "string") {
     throw new LoadError(path, `Migration ${path} exports DESCRIPTION, but it is not a string`);
   }
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
   return {
     app,
     id: module.ID,
     description: (module.DESCRIPTION as string | undefined) ?? "",
     path,
-    checksum: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join(""),
+    checksum: await sha256(bytes),
     module: module as unknown as MigrationModule,
   };
 }
