@@ -107,10 +107,10 @@ async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
 }
 
 const results: Record<string, number[]> = {};
-const rss: number[] = [];
+const rss: Record<string, number[]> = {};
 const record = (key: string, run: Run, isTide = false) => {
   (results[key] ??= []).push(run.ms);
-  if (isTide && run.rssKb) rss.push(run.rssKb);
+  if (isTide && run.rssKb) (rss[key] ??= []).push(run.rssKb);
 };
 
 console.error(

@@ -151,9 +151,17 @@ async function measureMany(
 ): Promise<(Finding | undefined)[]> {
   if (targets.length === 0) return [];
   const catalog = await db.query<
-    { i: number; found: boolean; rows: number | null; has_column: boolean; null_frac: number | null }
+    {
+      i: number;
+      found: boolean;
+      rows: number | null;
+      empty: boolean | null;
+      has_column: boolean;
+      null_frac: number | null;
+    }
   >(
     `select t.i::int as i, c.oid is not null as found, c.reltuples::float8 as rows,
+            case when c.oid is not null then pg_relation_size(c.oid) = 0 end as empty,
             a.attnum is not null as has_column,
             (select s.null_frac::float8 from pg_stats s
               where s.schemaname = c.relnamespace::regnamespace::text and s.tablename = c.relname and s.attname = t.col) as null_frac
@@ -171,8 +179,10 @@ async function measureMany(
     const rows = Number(row.rows ?? -1);
     const table = quoteName(target.table);
     const what = target.kind === "table" ? "count(*)" : `count(${quoteIdent((target as { column: string }).column)})`;
-    // -1: never analysed, so count.
-    if (rows < exactBelow) {
+    // No page on disk: certainly no rows, nothing to count. -1 rows: never analysed, so count.
+    if (row.empty) {
+      results[index] = { object: "", rows: 0, estimated: false };
+    } else if (rows < exactBelow) {
       exact.push({ index, sql: `select ${index}::int as i, ${what}::float8 as n from ${table}` });
     } else {
       const estimate = target.kind === "table" ? rows : rows * (1 - Number(row.null_frac ?? 0));

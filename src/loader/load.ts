@@ -53,9 +53,12 @@ export function isValidId(id: unknown): id is string {
 /** One app's migrations folder, read lazily. */
 export class MigrationSource {
   readonly app: AppConfig;
-  #files: string[] | undefined;
-  readonly #loaded = new Map<string, LoadedMigration>();
-  #all: Map<string, LoadedMigration> | undefined;
+  // Promises, not results: a plan asks for hundreds of files at once, and each must not list
+  // the folder or import a file again while the first call is still at it.
+  #files: Promise<{ paths: string[]; byId: Map<string, string> }> | undefined;
+  readonly #imports = new Map<string, Promise<LoadedMigration>>();
+  #all: Promise<Map<string, LoadedMigration>> | undefined;
+  #allDone: Map<string, LoadedMigration> | undefined;
 
   constructor(app: AppConfig) {
     this.app = app;
@@ -63,7 +66,11 @@ export class MigrationSource {
 
   /** Paths of the app's migration files, sorted by name. */
   async files(): Promise<string[]> {
-    if (this.#files === undefined) {
+    return (await this.#index()).paths;
+  }
+
+  #index(): Promise<{ paths: string[]; byId: Map<string, string> }> {
+    this.#files ??= (async () => {
       let names: string[];
       try {
         names = await readdir(this.app.migrationsDir);
@@ -74,11 +81,17 @@ export class MigrationSource {
           { cause: error },
         );
       }
-      this.#files = names
+      const paths = names
         .filter((n) => /\.(ts|js)$/.test(n) && !n.startsWith("_") && !n.startsWith(".") && !n.endsWith(".d.ts"))
         .sort()
         .map((n) => join(this.app.migrationsDir, n));
-    }
+      const byId = new Map<string, string>();
+      for (const path of paths) {
+        const id = idFromFileName(basename(path));
+        if (id !== undefined && !byId.has(id)) byId.set(id, path);
+      }
+      return { paths, byId };
+    })();
     return this.#files;
   }
 
@@ -87,10 +100,10 @@ export class MigrationSource {
    * name carries the ID, else every file. Returns `undefined` when no file has it.
    */
   async get(id: string): Promise<LoadedMigration | undefined> {
-    const cached = this.#loaded.get(id) ?? this.#all?.get(id);
-    if (cached) return cached;
-    if (this.#all === undefined) {
-      const candidate = (await this.files()).find((p) => idFromFileName(basename(p)) === id);
+    const done = this.#allDone?.get(id);
+    if (done) return done;
+    if (this.#allDone === undefined) {
+      const candidate = (await this.#index()).byId.get(id);
       if (candidate) {
         const loaded = await this.#import(candidate);
         if (loaded.id === id) return loaded;
@@ -100,8 +113,8 @@ export class MigrationSource {
   }
 
   /** Imports and validates every file; rejects duplicate IDs. Keyed by ID, in ID order. */
-  async all(): Promise<Map<string, LoadedMigration>> {
-    if (this.#all === undefined) {
+  all(): Promise<Map<string, LoadedMigration>> {
+    this.#all ??= (async () => {
       const byId = new Map<string, LoadedMigration>();
       for (const path of await this.files()) {
         const loaded = await this.#import(path);
@@ -114,8 +127,9 @@ export class MigrationSource {
         }
         byId.set(loaded.id, loaded);
       }
-      this.#all = new Map([...byId].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    }
+      this.#allDone = new Map([...byId].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      return this.#allDone;
+    })();
     return this.#all;
   }
 
@@ -124,7 +138,7 @@ export class MigrationSource {
    * when no file name carries the ID (it may still exist under another name).
    */
   async fileOf(id: string): Promise<{ path: string; checksum: string } | undefined> {
-    const path = (await this.files()).find((p) => idFromFileName(basename(p)) === id);
+    const path = (await this.#index()).byId.get(id);
     if (path === undefined) return undefined;
     return { path, checksum: await sha256(await readFile(path)) };
   }
@@ -136,7 +150,7 @@ export class MigrationSource {
    * @throws {LoadError} on a duplicate ID, naming both files.
    */
   async ids(): Promise<string[]> {
-    if (this.#all !== undefined) return [...this.#all.keys()];
+    if (this.#allDone !== undefined) return [...this.#allDone.keys()];
     const seen = new Map<string, string>();
     for (const path of await this.files()) {
       const id = idFromFileName(basename(path)) ?? (await this.#import(path)).id;
@@ -152,19 +166,23 @@ export class MigrationSource {
     return [...seen.keys()].sort();
   }
 
-  async #import(path: string): Promise<LoadedMigration> {
-    const cached = [...this.#loaded.values()].find((m) => m.path === path);
-    if (cached) return cached;
-    const loaded = await importMigration(this.app.name, path);
-    const expected = idFromFileName(basename(path));
-    if (expected !== undefined && expected !== loaded.id) {
-      throw new LoadError(
-        path,
-        `Migration file ${path} exports ID "${loaded.id}" but its name says "${expected}": rename the file or fix its ID`,
-      );
+  #import(path: string): Promise<LoadedMigration> {
+    let loading = this.#imports.get(path);
+    if (!loading) {
+      loading = (async () => {
+        const loaded = await importMigration(this.app.name, path);
+        const expected = idFromFileName(basename(path));
+        if (expected !== undefined && expected !== loaded.id) {
+          throw new LoadError(
+            path,
+            `Migration file ${path} exports ID "${loaded.id}" but its name says "${expected}": rename the file or fix its ID`,
+          );
+        }
+        return loaded;
+      })();
+      this.#imports.set(path, loading);
     }
-    this.#loaded.set(loaded.id, loaded);
-    return loaded;
+    return loading;
   }
 }
 
