@@ -170,8 +170,7 @@ const rows: [string, number, string][] = [
 ];
 console.log(`\n| ratio | value | target |\n|---|---:|---|`);
 for (const [name, value, target] of rows) console.log(`| ${name} | ${value.toFixed(2)} | ${target} |`);
-console.log(
-  `\ntide peak RSS: median ${(median(rss) / 1024).toFixed(1)} MB, max ${
-    (Math.max(...rss) / 1024).toFixed(1)
-  } MB (target ≤ 70 MB)`,
-);
+console.log(`\n| tide peak RSS (target ≤ 70 MB) | median MB | max MB |\n|---|---:|---:|`);
+for (const [key, values] of Object.entries(rss)) {
+  console.log(`| ${key} | ${(median(values) / 1024).toFixed(1)} | ${(Math.max(...values) / 1024).toFixed(1)} |`);
+}
