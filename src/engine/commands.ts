@@ -55,13 +55,13 @@ function keyOf(m: { app: string; id: string }): string {
 export async function planBackwards(session: Session, request: PlanRequest): Promise<CommandPlan> {
   const apps = appsFor(session, request.app, true);
   const select = async (): Promise<HistoryRow[]> => {
-    const rows = await session.history.list(session.db, apps);
+    const rows = await session.history.list(session.db, apps, { reversals: false });
     return apps.flatMap((app) =>
       selectBackwards(app, rows.filter((r) => r.app === app), request.app === "all" ? { kind: "all" } : request.target)
     );
   };
-  const rows = await select();
-  // Imported concurrently: with hundreds of migrations, one after another costs real time.
+  // Only the selected rows' stored reversals are read: not the JSON of the whole history.
+  const rows = await session.history.withReversals(session.db, await select());
   // A file unchanged since it ran is planned from its history row without importing it:
   // with hundreds of migrations, imports are most of the cost. The rest are imported
   // concurrently.
@@ -97,7 +97,7 @@ export async function planForwards(session: Session, request: PlanRequest): Prom
   const apps = appsFor(session, request.app, false);
   const notices: string[] = [];
   const select = async (): Promise<{ app: string; id: string }[]> => {
-    const rows = await session.history.list(session.db);
+    const rows = await session.history.list(session.db, undefined, { reversals: false });
     const picked: { app: string; id: string }[] = [];
     for (const app of apps) {
       const ran = new Set(rows.filter((r) => r.app === app).map((r) => r.id));
@@ -113,7 +113,7 @@ export async function planForwards(session: Session, request: PlanRequest): Prom
   };
   const picked = await select();
   if (request.app !== "all") {
-    const rows = await session.history.list(session.db);
+    const rows = await session.history.list(session.db, undefined, { reversals: false });
     for (const dep of session.app(request.app).dependsOn) {
       const ran = new Set(rows.filter((r) => r.app === dep).map((r) => r.id));
       const pending = (await session.source(dep).ids()).filter((id) => !ran.has(id));

@@ -79,14 +79,17 @@ export class History {
    * Rows of the given apps (all when omitted), most recently run last: by `ran_on`, then ID.
    * Returns no rows when the table does not exist.
    */
-  async list(db: Queryable, apps?: readonly string[]): Promise<HistoryRow[]> {
-    if (!(await this.exists(db))) return [];
-    const hasTide = await db.query<{ n: number }>(
-      "select count(*)::int as n from pg_attribute where attrelid = to_regclass($1) and attname = 'reversal' and not attisdropped",
+  async list(db: Queryable, apps?: readonly string[], options: { reversals?: boolean } = {}): Promise<HistoryRow[]> {
+    // One round trip for both facts: does the table exist, and does it have tide's columns.
+    const [shape] = await db.query<{ found: boolean; tide: boolean }>(
+      `select to_regclass($1) is not null as found,
+              exists (select 1 from pg_attribute where attrelid = to_regclass($1) and attname = 'reversal' and not attisdropped) as tide`,
       [this.table],
     );
-    const extra = hasTide[0]?.n
-      ? "description, checksum, reversal::text as reversal"
+    if (!shape?.found) return [];
+    const withReversals = options.reversals ?? true;
+    const extra = shape.tide
+      ? `description, checksum, ${withReversals ? "reversal::text" : "null"} as reversal`
       : "null as description, null as checksum, null as reversal";
     const where = apps ? "where app_name = any($1)" : "";
     const rows = await db.query<
@@ -110,6 +113,24 @@ export class History {
       checksum: r.checksum,
       reversal: r.reversal === null ? null : JSON.parse(r.reversal) as StoredReversal,
     }));
+  }
+
+  /**
+   * Fills in the stored reversals of rows listed without them (`reversals: false`): a plan
+   * reads the JSON of the migrations it reverses only, not of the whole history.
+   */
+  async withReversals(db: Queryable, rows: readonly HistoryRow[]): Promise<HistoryRow[]> {
+    if (rows.length === 0) return [];
+    const found = await db.query<{ app: string; id: string; reversal: string | null }>(
+      `select app_name as app, name as id, reversal::text as reversal from ${this.table}
+        where (app_name, name) in (select * from unnest($1::text[], $2::text[]))`,
+      [rows.map((r) => r.app), rows.map((r) => r.id)],
+    ).catch(() => []); // A Piccolo table without tide's columns: nothing was stored.
+    const byKey = new Map(found.map((f) => [`${f.app}\0${f.id}`, f.reversal]));
+    return rows.map((r) => {
+      const text = byKey.get(`${r.app}\0${r.id}`) ?? null;
+      return { ...r, reversal: text === null ? null : JSON.parse(text) as StoredReversal };
+    });
   }
 
   /** The statement that records a migration as run. */

@@ -9,32 +9,8 @@ import type { Queryable } from "../../src/db/database.ts";
 import { openDatabase } from "../../src/db/open.ts";
 import { snapshotCatalog } from "../../src/engine/catalog.ts";
 import { assertEquals, assertMatch, assertNotMatch } from "../helpers/assert.ts";
-import { makeProject, pgliteDataDir, tide } from "../helpers/cli.ts";
-import { createPostgresDatabase, POSTGRES_URL } from "../helpers/databases.ts";
-
-/** Registers `name [pglite]` and `name [postgres]` with a fresh database URL each. */
-function eachBackend(name: string, fn: (url: string) => Promise<void>): void {
-  Deno.test({
-    name: `${name} [pglite]`,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => fn(`pglite:${await pgliteDataDir()}`),
-  });
-  Deno.test({
-    name: `${name} [postgres]`,
-    ignore: !POSTGRES_URL,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
-      const { url, drop } = await createPostgresDatabase();
-      try {
-        await fn(url);
-      } finally {
-        await drop();
-      }
-    },
-  });
-}
+import { makeProject, tide } from "../helpers/cli.ts";
+import { eachBackend } from "../helpers/databases.ts";
 
 async function withDb<T>(url: string, fn: (db: Queryable) => Promise<T>): Promise<T> {
   const db = await openDatabase(url);
@@ -61,7 +37,7 @@ const GENRE = {
 
 eachBackend(
   "data-loss preflight: --forbid-data-loss refuses, --auto-agree proceeds and reports, counts are real",
-  async (url) => {
+  async ({ url }) => {
     const root = await makeProject({ music: { migrations: [BAND] } });
     const env = { TIDE_DATABASE_URL: url };
     assertEquals((await tide(["forwards", "all"], { cwd: root, env })).code, 0);
@@ -102,28 +78,31 @@ eachBackend(
   },
 );
 
-eachBackend("backwards after the file is deleted reproduces the schema exactly, from the history row", async (url) => {
-  const root = await makeProject({ music: { migrations: [BAND, GENRE] } });
-  const env = { TIDE_DATABASE_URL: url };
-  assertEquals((await tide(["forwards", "music", "1"], { cwd: root, env })).code, 0);
-  const before = await withDb(url, (db) => snapshotCatalog(db, ["public.migration"]));
-  assertEquals((await tide(["forwards", "music"], { cwd: root, env })).code, 0);
-  await rm(join(root, "music", "migrations", "2026_01_01T00_00_00_000002_m.ts"));
+eachBackend(
+  "backwards after the file is deleted reproduces the schema exactly, from the history row",
+  async ({ url }) => {
+    const root = await makeProject({ music: { migrations: [BAND, GENRE] } });
+    const env = { TIDE_DATABASE_URL: url };
+    assertEquals((await tide(["forwards", "music", "1"], { cwd: root, env })).code, 0);
+    const before = await withDb(url, (db) => snapshotCatalog(db, ["public.migration"]));
+    assertEquals((await tide(["forwards", "music"], { cwd: root, env })).code, 0);
+    await rm(join(root, "music", "migrations", "2026_01_01T00_00_00_000002_m.ts"));
 
-  const check = await tide(["check", "--json"], { cwd: root, env });
-  const missing = JSON.parse(check.stdout).find((s: { migrationId: string }) => s.migrationId === GENRE.id);
-  assertEquals([missing.fileMissing, missing.hasRan, missing.reversibleFromHistory], [true, true, true]);
-  assertMatch((await tide(["check"], { cwd: root, env })).stdout, /yes \(file missing, reversible from history\)/);
+    const check = await tide(["check", "--json"], { cwd: root, env });
+    const missing = JSON.parse(check.stdout).find((s: { migrationId: string }) => s.migrationId === GENRE.id);
+    assertEquals([missing.fileMissing, missing.hasRan, missing.reversibleFromHistory], [true, true, true]);
+    assertMatch((await tide(["check"], { cwd: root, env })).stdout, /yes \(file missing, reversible from history\)/);
 
-  const back = await tide(["backwards", "music", "-y"], { cwd: root, env });
-  assertEquals(back.code, 0, back.stderr);
-  assertMatch(back.stderr, /file of migration 2026-01-01T00:00:00:000002 is gone; reversing it from its history row/);
-  assertEquals(await withDb(url, (db) => snapshotCatalog(db, ["public.migration"])), before);
-});
+    const back = await tide(["backwards", "music", "-y"], { cwd: root, env });
+    assertEquals(back.code, 0, back.stderr);
+    assertMatch(back.stderr, /file of migration 2026-01-01T00:00:00:000002 is gone; reversing it from its history row/);
+    assertEquals(await withDb(url, (db) => snapshotCatalog(db, ["public.migration"])), before);
+  },
+);
 
 eachBackend(
   "a file with function steps that is gone needs the source: check says so, backwards refuses",
-  async (url) => {
+  async ({ url }) => {
     const fn = {
       id: "2026-01-01T00:00:00:000002",
       body:
@@ -142,7 +121,7 @@ eachBackend(
 
 eachBackend(
   "a file edited after it ran: check flags it, backwards reverses what was applied and warns",
-  async (url) => {
+  async ({ url }) => {
     const root = await makeProject({ music: { migrations: [BAND, GENRE] } });
     const env = { TIDE_DATABASE_URL: url };
     assertEquals((await tide(["forwards", "music", "1"], { cwd: root, env })).code, 0);

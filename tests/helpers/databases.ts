@@ -97,3 +97,42 @@ export function eachDatabase(name: string, fn: (t: TestDatabase) => Promise<void
     },
   });
 }
+
+/** A database for a CLI subprocess. */
+export interface TestBackend {
+  readonly kind: "pglite" | "postgres";
+  /** `pglite:<a fresh data folder>` or a fresh database on the test server. */
+  readonly url: string;
+}
+
+/**
+ * Registers `name [pglite]` and `name [postgres]` for tests that drive the CLI: each gets a
+ * fresh database URL (a copied PGlite data folder, or a new database on the server).
+ */
+export function eachBackend(name: string, fn: (b: TestBackend) => Promise<void>, options: EachOptions = {}): void {
+  if (!options.postgresOnly) {
+    Deno.test({
+      name: `${name} [pglite]`,
+      sanitizeResources: false,
+      sanitizeOps: false,
+      fn: async () => {
+        const { pgliteDataDir } = await import("./cli.ts");
+        await fn({ kind: "pglite", url: `pglite:${await pgliteDataDir()}` });
+      },
+    });
+  }
+  Deno.test({
+    name: `${name} [postgres]`,
+    ignore: !POSTGRES_URL,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const { url, drop } = await createPostgresDatabase();
+      try {
+        await fn({ kind: "postgres", url });
+      } finally {
+        await drop();
+      }
+    },
+  });
+}
