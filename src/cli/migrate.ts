@@ -18,7 +18,7 @@ import type { Io } from "./io.ts";
 import { confirm } from "./prompt.ts";
 import { dataLossLines, outcomeLine, planLines, runJson, summary } from "./render.ts";
 
-/** Options of `backwards` and `forwards`, as commander hands them over. */
+/** Options of `backwards` and `forwards`, as `parseArgs` hands them over. */
 export interface MigrateOptions extends GlobalOptions {
   migrationId?: string;
   autoAgree?: boolean;
@@ -120,6 +120,8 @@ async function preview(
   dataLoss: readonly DataLoss[],
 ): Promise<number> {
   const previews = await previewPlan(session.db, session.history, plan, { fake: options.fake ?? false, safety });
+  // Where the script cannot match the run, say so on stderr too (not only in a comment).
+  for (const p of previews) for (const w of p.warnings) io.err(`warning: ${p.migration.app} ${p.migration.id}: ${w}\n`);
   if (options.json) {
     printJson(io, {
       ...runJson(

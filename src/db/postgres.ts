@@ -131,13 +131,6 @@ class PostgresDatabase implements Database {
   }
 }
 
-function wrap(sql: Sql): Queryable {
-  return {
-    query: (text, params = []) => query(sql, text, params),
-    execute: (statements) => execute(sql, statements),
-  };
-}
-
 async function query<T>(sql: Sql, text: string, params: readonly unknown[]): Promise<T[]> {
   const rows = await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
   return [...rows] as T[];

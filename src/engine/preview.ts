@@ -20,6 +20,12 @@ export interface PreviewedMigration {
   /** Statements, history row change included; function steps as `--` comments. */
   readonly statements: readonly string[];
   readonly transactional: boolean;
+  /**
+   * Where the preview cannot match the run: a drop or alter whose object does not exist yet
+   * (an earlier migration of the plan creates it), so nothing could be captured for its
+   * history row.
+   */
+  readonly warnings: readonly string[];
 }
 
 /**
@@ -36,12 +42,22 @@ export async function previewPlan(
   for (const m of plan.migrations) {
     const statements: string[] = safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, m.transactional);
     const captures: Record<string, Capture> = {};
+    const warnings: string[] = [];
     if (!options.fake) {
       for (const unit of m.operations) {
         let rendered = unit.rendered;
         if (unit.direction === "forwards" && unit.op !== undefined && CAPTURING_KINDS.has(unit.op.kind)) {
           const capture = await captureFor(db, unit.op);
           if (capture !== undefined) captures[String(rendered.index)] = capture;
+          // A preview runs nothing, so an object that an earlier step of the plan creates is
+          // not in the catalog yet: the real run captures it, this script's history row
+          // cannot. Say so rather than print a script that silently differs from the run.
+          else {
+            warnings.push(
+              `${rendered.summary}: its object does not exist yet, so the preview cannot capture what reversing it needs; ` +
+                "this script records the migration without that capture (run tide itself, or preview it after the earlier migrations ran)",
+            );
+          }
           rendered = renderForwards(unit.op, rendered.index, capture);
         }
         for (const step of rendered.steps) {
@@ -60,7 +76,7 @@ export async function previewPlan(
         )
         : history.deleteStatement(m.app, m.id),
     );
-    previews.push({ migration: m, statements, transactional: m.transactional });
+    previews.push({ migration: m, statements, transactional: m.transactional, warnings });
   }
   return previews;
 }
@@ -85,7 +101,7 @@ export function previewScript(
     const m = p.migration;
     lines.push("", `-- ${m.app} ${m.id}${m.description ? `: ${oneLine(m.description)}` : ""}`);
     for (const o of m.operations) for (const note of o.rendered.notes) lines.push(`-- note: ${note}`);
-    for (const warning of m.warnings) lines.push(`-- warning: ${oneLine(warning)}`);
+    for (const warning of [...m.warnings, ...p.warnings]) lines.push(`-- warning: ${oneLine(warning)}`);
     for (const f of dataLoss.filter((d) => d.migration === `${m.app} ${m.id}`)) {
       lines.push(
         `-- data loss: ${f.object}: ${f.rows}${f.estimated ? " (estimate)" : ""}${
