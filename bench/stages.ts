@@ -8,7 +8,15 @@
  */
 
 const started = performance.now();
-const lap = (label: string) => console.log(label.padEnd(30), (performance.now() - started).toFixed(1), "ms");
+const lap = (label: string) => {
+  const { rss, heapUsed } = Deno.memoryUsage();
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+  console.log(
+    label.padEnd(30),
+    `${(performance.now() - started).toFixed(1)} ms`.padStart(10),
+    `rss ${mb(rss)}, heap ${mb(heapUsed)}`,
+  );
+};
 const { openSession } = await import("../src/engine/session.ts");
 const { planBackwards, executePlan } = await import("../src/engine/commands.ts");
 const { measureDataLoss } = await import("../src/engine/data_loss.ts");

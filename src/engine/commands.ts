@@ -42,6 +42,23 @@ function appsFor(session: Session, app: string, reverse: boolean): string[] {
   return reverse ? names.reverse() : names;
 }
 
+/**
+ * Maps with at most `limit` calls under way: concurrent enough to overlap file reads and
+ * imports, bounded so that hundreds of reads do not all hold their buffers at once.
+ */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 function keyOf(m: { app: string; id: string }): string {
   return `${m.app} ${m.id}`;
 }
@@ -65,12 +82,12 @@ export async function planBackwards(session: Session, request: PlanRequest): Pro
   // A file unchanged since it ran is planned from its history row without importing it:
   // with hundreds of migrations, imports are most of the cost. The rest are imported
   // concurrently.
-  const migrations = await Promise.all(rows.map(async (row) => {
+  const migrations = await mapLimit(rows, 16, async (row) => {
     const source = session.source(row.app);
     const file = row.reversal?.operations ? await source.fileOf(row.id) : undefined;
     if (file && canPlanFromHistory(row, file.checksum)) return planFromHistory(row, file.path, "operations");
     return await planBackwardsMigration(row, await source.get(row.id));
-  }));
+  });
   const refused = migrations.filter((m) => m.irreversible.length > 0);
   if (refused.length > 0) {
     throw new PlanError(
