@@ -97,7 +97,7 @@ function resolveTarget(direction: string, positional: string | undefined, flag: 
 function refuseDataLoss(io: Io, dataLoss: readonly DataLoss[], options: MigrateOptions): number {
   const message =
     `Refused by --forbid-data-loss: the plan would destroy data (${dataLoss.length} finding(s)); nothing was run`;
-  if (options.json) printJson(io, { ...runJson(false, message, []), dataLoss });
+  if (options.json) printJson(io, runJson(false, message, [], dataLoss));
   io.err(`${dataLossLines(dataLoss).join("\n")}\nError: ${message}\n`);
   return 1;
 }
@@ -106,7 +106,7 @@ function nothingToDo(io: Io, direction: string, plan: CommandPlan, options: Migr
   const message = direction === "backwards"
     ? "No migrations to reverse"
     : plan.notices.find((n) => n.includes("has already run")) ?? "No migrations to run";
-  if (options.json) printJson(io, { ...runJson(true, message, []), dataLoss: [] });
+  if (options.json) printJson(io, runJson(true, message, []));
   else io.out(`${message}\n`);
   return 0;
 }
@@ -123,8 +123,9 @@ async function preview(
   // Where the script cannot match the run, say so on stderr too (not only in a comment).
   for (const p of previews) for (const w of p.warnings) io.err(`warning: ${p.migration.app} ${p.migration.id}: ${w}\n`);
   if (options.json) {
-    printJson(io, {
-      ...runJson(
+    printJson(
+      io,
+      runJson(
         true,
         "Preview only: nothing was changed",
         previews.map((p) => ({
@@ -135,9 +136,9 @@ async function preview(
           durationMs: 0,
           sql: [...p.statements],
         })),
+        dataLoss,
       ),
-      dataLoss,
-    });
+    );
   } else {
     const verb = plan.direction === "backwards" ? "reverse" : "apply";
     io.err(
@@ -166,7 +167,7 @@ async function ask(
   if (dataLoss.length > 0) io.err(`${dataLossLines(dataLoss).join("\n")}\n`);
   if (await confirm(io, `Reverse ${plan.migrations.length} migration(s)?`)) return undefined;
   return (options, dataLoss) => {
-    if (options.json) printJson(io, { ...runJson(false, "Not proceeding.", []), dataLoss });
+    if (options.json) printJson(io, runJson(false, "Not proceeding.", [], dataLoss));
     else io.out("Not proceeding.\n");
     return 1;
   };
@@ -203,7 +204,7 @@ async function run(
   const failure = result.outcomes.find((o) => o.error)?.error;
   const verb = plan.direction === "backwards" ? "Reversed" : options.fake ? "Faked" : "Applied";
   const message = failure ? failure.message : summary(result, verb, performance.now() - started);
-  if (options.json) printJson(io, { ...runJson(result.success, message, result.outcomes), dataLoss });
+  if (options.json) printJson(io, runJson(result.success, message, result.outcomes, dataLoss));
   else if (failure) io.err(`Error: ${failure.message}\n`);
   else io.out(`${message}\n`);
   return result.success ? 0 : 1;

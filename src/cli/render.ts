@@ -22,10 +22,20 @@ export interface RunJson {
     sql: string[];
     error?: string;
   }[];
+  /** The preflight's findings, when there are any. */
+  dataLoss?: DataLoss[];
 }
 
-/** Builds the `--json` document from outcomes. */
-export function runJson(success: boolean, message: string | null, outcomes: readonly MigrationOutcome[]): RunJson {
+/**
+ * Builds the `--json` document from outcomes. `dataLoss` appears only when the preflight found
+ * something, so that the usual document has exactly SPEC 4's fields.
+ */
+export function runJson(
+  success: boolean,
+  message: string | null,
+  outcomes: readonly MigrationOutcome[],
+  dataLoss: readonly DataLoss[] = [],
+): RunJson {
   return {
     success,
     message,
@@ -38,6 +48,7 @@ export function runJson(success: boolean, message: string | null, outcomes: read
       sql: [...o.sql],
       ...(o.error ? { error: o.error.message } : {}),
     })),
+    ...(dataLoss.length > 0 ? { dataLoss: [...dataLoss] } : {}),
   };
 }
 

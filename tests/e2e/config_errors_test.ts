@@ -16,8 +16,14 @@ eachBackend("a bad tide.json: exit 2 naming the key or app; nothing touches the 
   const cases: [string, RegExp][] = [
     [`{"apps": {"app": {"migrations": "app/migrations"}}, "colour": 1}`, /Unknown key "colour"/],
     [`{"apps": {"app": {"migrations": "app/migrations", "dependson": []}}}`, /Unknown key "dependson" in app "app"/],
-    [`{"apps": {"app": {"migrations": "nowhere"}}}`, /app "app" .*nowhere.*apps\.app\.migrations|apps\.app\.migrations[\s\S]*nowhere/],
-    [`{"apps": {"app": {"migrations": "app/migrations", "dependsOn": ["ghost"]}}}`, /"app" depends on unknown app "ghost"/],
+    [
+      `{"apps": {"app": {"migrations": "nowhere"}}}`,
+      /app "app" .*nowhere.*apps\.app\.migrations|apps\.app\.migrations[\s\S]*nowhere/,
+    ],
+    [
+      `{"apps": {"app": {"migrations": "app/migrations", "dependsOn": ["ghost"]}}}`,
+      /"app" depends on unknown app "ghost"/,
+    ],
     [
       `{"apps": {"app": {"migrations": "app/migrations", "dependsOn": ["b"]}, "b": {"migrations": "b", "dependsOn": ["app"]}}}`,
       /cycle between apps "app", "b"/,
@@ -37,7 +43,10 @@ eachBackend("a bad tide.json: exit 2 naming the key or app; nothing touches the 
   assertEquals(await tables(url), []);
 
   // Comments are allowed (JSONC); --config finds a file elsewhere, paths relative to it.
-  await writeFile(join(root, "tide.json"), `{\n  // the one app\n  "apps": {"app": {"migrations": "app/migrations",},},\n}`);
+  await writeFile(
+    join(root, "tide.json"),
+    `{\n  // the one app\n  "apps": {"app": {"migrations": "app/migrations",},},\n}`,
+  );
   assertEquals((await tide(["forwards", "all"], { cwd: root, env })).code, 0);
   const elsewhere = await Deno.makeTempDir();
   const r = await tide(["--config", join(root, "tide.json"), "backwards", "app", "-y"], { cwd: elsewhere, env });
@@ -78,9 +87,21 @@ eachBackend("a malformed migration module: exit 1 naming the file, before anythi
     ["syntax.ts", `export const ID = "x-1";\nexport async function forwards( {`, /Cannot import migration/],
     ["noid.ts", `export async function forwards({ manager }) { return manager; }`, /does not export ID/],
     ["nofwd.ts", `export const ID = "x-2";`, /does not export a forwards function/],
-    ["badid.ts", `export const ID = "12345";\nexport async function forwards({ manager }) { return manager; }`, /invalid ID/],
-    ["throws.ts", `export const ID = "x-3";\nexport async function forwards() { throw new Error("kaboom"); }`, /kaboom/],
-    ["dup.ts", `export const ID = "${idOf(1)}";\nexport async function forwards({ manager }) { return manager; }`, /Duplicate migration ID/],
+    [
+      "badid.ts",
+      `export const ID = "12345";\nexport async function forwards({ manager }) { return manager; }`,
+      /invalid ID/,
+    ],
+    [
+      "throws.ts",
+      `export const ID = "x-3";\nexport async function forwards() { throw new Error("kaboom"); }`,
+      /kaboom/,
+    ],
+    [
+      "dup.ts",
+      `export const ID = "${idOf(1)}";\nexport async function forwards({ manager }) { return manager; }`,
+      /Duplicate migration ID/,
+    ],
   ];
   for (const [file, text, pattern] of broken) {
     const root = await makeProject({ app: { migrations: [tableMigration(1)] } });
@@ -121,7 +142,10 @@ Deno.test("passwords never appear in messages (connection failures, bad URLs, JS
   assertEquals(mysql.code, 2);
   assertHidden(mysql, "hunter2");
   assertMatch(mysql.stderr, /mysql:\/\/u:\*\*\*@h\/x/);
-  await writeFile(join(root, "tide.json"), JSON.stringify({ database: bad, apps: { app: { migrations: "app/migrations" } } }));
+  await writeFile(
+    join(root, "tide.json"),
+    JSON.stringify({ database: bad, apps: { app: { migrations: "app/migrations" } } }),
+  );
   const fromFile = await tide(["forwards", "all"], { cwd: root });
   assertEquals(fromFile.code, 1);
   assertHidden(fromFile, "hunter2");
