@@ -5,21 +5,10 @@
 
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Queryable } from "../../src/db/database.ts";
-import { openDatabase } from "../../src/db/open.ts";
 import { snapshotCatalog } from "../../src/engine/catalog.ts";
 import { assertEquals, assertMatch, assertNotMatch } from "../helpers/assert.ts";
 import { makeProject, tide } from "../helpers/cli.ts";
-import { eachBackend } from "../helpers/databases.ts";
-
-async function withDb<T>(url: string, fn: (db: Queryable) => Promise<T>): Promise<T> {
-  const db = await openDatabase(url);
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
+import { eachBackend, withDb } from "../helpers/backends.ts";
 
 const BAND = {
   id: "2026-01-01T00:00:00:000001",
