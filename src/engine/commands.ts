@@ -72,7 +72,9 @@ function keyOf(m: { app: string; id: string }): string {
 export async function planBackwards(session: Session, request: PlanRequest): Promise<CommandPlan> {
   const apps = appsFor(session, request.app, true);
   const select = async (): Promise<HistoryRow[]> => {
-    const rows = await session.history.list(session.db, apps, { reversals: false });
+    // `backwards N` of one app needs only its N newest rows, however long the history.
+    const newest = request.app !== "all" && request.target.kind === "count" ? request.target.count : undefined;
+    const rows = await session.history.list(session.db, apps, { reversals: false, ...(newest ? { newest } : {}) });
     return apps.flatMap((app) =>
       selectBackwards(app, rows.filter((r) => r.app === app), request.app === "all" ? { kind: "all" } : request.target)
     );

@@ -79,7 +79,11 @@ export class History {
    * Rows of the given apps (all when omitted), most recently run last: by `ran_on`, then ID.
    * Returns no rows when the table does not exist.
    */
-  async list(db: Queryable, apps?: readonly string[], options: { reversals?: boolean } = {}): Promise<HistoryRow[]> {
+  async list(
+    db: Queryable,
+    apps?: readonly string[],
+    options: { reversals?: boolean; newest?: number } = {},
+  ): Promise<HistoryRow[]> {
     // One round trip for both facts: does the table exist, and does it have tide's columns.
     const [shape] = await db.query<{ found: boolean; tide: boolean }>(
       `select to_regclass($1) is not null as found,
@@ -92,6 +96,10 @@ export class History {
       ? `description, checksum, ${withReversals ? "reversal::text" : "null"} as reversal`
       : "null as description, null as checksum, null as reversal";
     const where = apps ? "where app_name = any($1)" : "";
+    // `newest`: only the most recently run rows (still returned oldest first), for `backwards N`.
+    const order = options.newest === undefined
+      ? "order by ran_on, name"
+      : `order by ran_on desc, name desc limit ${Math.max(0, Math.floor(options.newest))}`;
     const rows = await db.query<
       {
         app: string;
@@ -102,9 +110,10 @@ export class History {
         reversal: string | null;
       }
     >(
-      `select app_name as app, name as id, to_char(ran_on at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as ran_on, ${extra} from ${this.table} ${where} order by ran_on, name`,
+      `select app_name as app, name as id, to_char(ran_on at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as ran_on, ${extra} from ${this.table} ${where} ${order}`,
       apps ? [apps] : [],
     );
+    if (options.newest !== undefined) rows.reverse();
     return rows.map((r) => ({
       app: r.app,
       id: r.id,
