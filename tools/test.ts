@@ -33,6 +33,9 @@ const args = Deno.args.length ? Deno.args : ["tests/"];
 const child = new Deno.Command(Deno.execPath(), {
   args: ["test", "--allow-all", "--parallel", ...args],
   env,
+  // No terminal for the tests, even when the suite is started from one: a test that expects
+  // "no TTY" must not find one (and no test may wait for a person).
+  stdin: "null",
   stdout: "piped",
   stderr: "inherit",
 }).spawn();
