@@ -73,7 +73,22 @@ export function compileArgs(output: string, excludes: readonly string[], target?
   ];
 }
 
+/** Installs the npm packages from the frozen lock: compiling embeds node_modules, and a fresh
+ * clone has none until something installs it. */
+async function install(): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["install"],
+    cwd: REPO,
+    env: { NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  })
+    .output();
+  if (!out.success) throw new Error(`deno install failed:\n${new TextDecoder().decode(out.stderr)}`);
+}
+
 async function compile(output: string, target?: string, env: Record<string, string> = {}): Promise<string> {
+  await install();
   const out = await new Deno.Command(Deno.execPath(), {
     args: compileArgs(output, await unusedNpmFiles(), target),
     cwd: REPO,
