@@ -67,6 +67,8 @@ export async function createDatabaseOn(adminUrl: string): Promise<{ url: string;
 export interface EachOptions {
   /** Only on PostgreSQL (e.g. concurrency between processes). */
   readonly postgresOnly?: boolean;
+  /** Not on the PostgreSQL service (e.g. an object only PostgreSQL 18 and PGlite have). */
+  readonly pgliteOnly?: boolean;
 }
 
 /**
@@ -85,6 +87,7 @@ export function eachDatabase(name: string, fn: (t: TestDatabase) => Promise<void
       },
     });
   }
+  if (options.pgliteOnly) return;
   Deno.test({
     name: `${name} [postgres]`,
     ignore: !POSTGRES_URL,

@@ -34,8 +34,12 @@ export interface VersionDatabase extends TestDatabase {
 }
 
 /** Registers `name [pgNN]` for each matrix version, each with a fresh database on that server. */
-export function eachVersion(name: string, fn: (t: VersionDatabase) => Promise<void>): void {
-  for (const version of MATRIX_VERSIONS) {
+export function eachVersion(
+  name: string,
+  fn: (t: VersionDatabase) => Promise<void>,
+  options: { since?: number } = {},
+): void {
+  for (const version of MATRIX_VERSIONS.filter((v) => Number(v) >= (options.since ?? 0))) {
     const admin = MATRIX[version];
     Deno.test({
       name: `${name} [pg${version}]`,
@@ -58,9 +62,15 @@ export function eachVersion(name: string, fn: (t: VersionDatabase) => Promise<vo
 
 /**
  * Registers `name` on every database there is: `[pglite]`, `[postgres]` (the 15 service) and
- * each matrix version.
+ * each matrix version. `since` (a major version) leaves out the servers older than it: the
+ * service counts as 15, PGlite 0.5.16 as 18.
  */
-export function everyVersion(name: string, fn: (t: TestDatabase) => Promise<void>, options: EachOptions = {}): void {
-  eachDatabase(name, fn, options);
-  eachVersion(name, fn);
+export function everyVersion(
+  name: string,
+  fn: (t: TestDatabase) => Promise<void>,
+  options: EachOptions & { since?: number } = {},
+): void {
+  const { since = 0, ...each } = options;
+  if (since <= 18) eachDatabase(name, fn, { ...each, ...(since > 15 ? { pgliteOnly: true } : {}) });
+  eachVersion(name, fn, { since });
 }
