@@ -85,6 +85,14 @@ if (givenMatrix === "off") {
   for (const [v, why] of matrix.missing) log(`!!! pg${v} is NOT available, its tests are SKIPPED: ${why} !!!`);
 }
 const testsStarted = performance.now();
+// Interrupted (Ctrl-C, a CI timeout): stop and remove the clusters started here before leaving.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    log(`${signal}: stopping the servers this run started`);
+    await Promise.allSettled([server?.stop(), matrix?.stop()]);
+    Deno.exit(130);
+  });
+}
 const child = new Deno.Command(Deno.execPath(), {
   args: ["test", "--allow-all", "--parallel", ...args],
   env,
@@ -144,6 +152,24 @@ if (matrixWanted || givenMatrix) {
     log(`TIDE_REQUIRE_MATRIX=1 but ${absent.map((c) => `pg${c.v}`).join(", ")} did not run`);
     code = code || 1;
   }
+}
+// The oracle round trips (tests/oracle/): objects restored exactly, known gaps, failures, per database.
+const oracle = new Map<string, { exact: number; gaps: number; failed: number }>();
+for (const line of text.split("\n")) {
+  const m = /oracle .*?( \(known gap\))? \[(\w+)\] \.\.\. (ok|FAILED)/.exec(line);
+  if (!m) continue;
+  const count = oracle.get(m[2]!) ?? { exact: 0, gaps: 0, failed: 0 };
+  if (m[3] === "FAILED") count.failed++;
+  else if (m[1]) count.gaps++;
+  else count.exact++;
+  oracle.set(m[2]!, count);
+}
+if (oracle.size) {
+  log(
+    `oracle round trips, restored exactly / known gaps / failed: ${
+      [...oracle].map(([tag, c]) => `${tag} ${c.exact}/${c.gaps}/${c.failed}`).join(", ")
+    }`,
+  );
 }
 console.log(`${passed} passed, ${failed} failed${ignored ? `, ${ignored} skipped` : ""}`);
 Deno.exit(code);

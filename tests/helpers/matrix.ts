@@ -37,9 +37,10 @@ export interface VersionDatabase extends TestDatabase {
 export function eachVersion(
   name: string,
   fn: (t: VersionDatabase) => Promise<void>,
-  options: { since?: number } = {},
+  options: { since?: number; versions?: readonly string[] } = {},
 ): void {
-  for (const version of MATRIX_VERSIONS.filter((v) => Number(v) >= (options.since ?? 0))) {
+  const versions = options.versions ?? MATRIX_VERSIONS;
+  for (const version of versions.filter((v) => Number(v) >= (options.since ?? 0))) {
     const admin = MATRIX[version];
     Deno.test({
       name: `${name} [pg${version}]`,
