@@ -122,8 +122,8 @@ function queries(v: number): string[] {
        'toast.reloptions', ${sorted("tc.reloptions")},
        'acl', ${sorted("c.relacl")},
        'replica identity', case when c.relkind in ('r', 'p') then c.relreplident::text end,
-       'row security', c.relrowsecurity,
-       'force row security', c.relforcerowsecurity,
+       'row security', case when c.relkind in ('r', 'p') then c.relrowsecurity end,
+       'force row security', case when c.relkind in ('r', 'p') then c.relforcerowsecurity end,
        'partition bound', pg_get_expr(c.relpartbound, c.oid),
        'partition key', case when c.relkind = 'p' then pg_get_partkeydef(c.oid) end,
        'parents', (select string_agg(format('%I.%I', pn.nspname, pc.relname), ',' order by i.inhseqno)
