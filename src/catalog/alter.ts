@@ -25,7 +25,8 @@ export async function captureAlter(
   column: string,
 ): Promise<AlterCapture | undefined> {
   const attnum = `(select attnum from pg_attribute where attrelid = c.oid and attname = $2 and not attisdropped)`;
-  const involves = `exists (select 1 from pg_depend dp where dp.classid = 'pg_class'::regclass and dp.objid = i.indexrelid
+  const involves =
+    `exists (select 1 from pg_depend dp where dp.classid = 'pg_class'::regclass and dp.objid = i.indexrelid
      and dp.refclassid = 'pg_class'::regclass and dp.refobjid = i.indrelid and dp.refobjsubid = ${attnum})
      and (i.indexprs is not null or i.indpred is not null)`;
   const [row] = await db.query<{ column: AlterCapture["column"] | null; constraints: unknown; indexes: unknown }>(

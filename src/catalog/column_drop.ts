@@ -8,7 +8,7 @@
  */
 
 import type { Queryable } from "../db/database.ts";
-import { columnDefinition, columnExtras, type ColumnCapture, columnJson, COLUMNS_FROM } from "./column.ts";
+import { type ColumnCapture, columnDefinition, columnExtras, columnJson, COLUMNS_FROM } from "./column.ts";
 import { at, bareName, type CatalogContext, jsonList, ordered, Phase, type Phased, qualified } from "./context.ts";
 import {
   addConstraint,
@@ -139,7 +139,12 @@ function phasedColumnDrop(c: ColumnDropCapture): Phased[] {
     for (const k of p.constraints) {
       out.push(...at(Phase.partitions, addConstraint(k, indexBacked(k))));
       if (indexBacked(k) && k.parentIndex) {
-        out.push(...at(Phase.partitions, `ALTER INDEX ${k.parentIndex} ATTACH PARTITION ${schemaOf(k.table)}${quoteName(k.name)}`));
+        out.push(
+          ...at(
+            Phase.partitions,
+            `ALTER INDEX ${k.parentIndex} ATTACH PARTITION ${schemaOf(k.table)}${quoteName(k.name)}`,
+          ),
+        );
       }
       out.push(...constraintExtras(k));
     }

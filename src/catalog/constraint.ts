@@ -100,10 +100,14 @@ export function constraintExtras(c: ConstraintCapture): Phased[] {
   const out: Phased[] = [];
   if (c.tablespace) {
     const schema = c.table.slice(0, c.table.length - bareLength(c.table));
-    out.push(...at(Phase.settings, `ALTER INDEX ${schema}${quoteIdent(c.name)} SET TABLESPACE ${quoteIdent(c.tablespace)}`));
+    out.push(
+      ...at(Phase.settings, `ALTER INDEX ${schema}${quoteIdent(c.name)} SET TABLESPACE ${quoteIdent(c.tablespace)}`),
+    );
   }
   if (c.comment !== null) {
-    out.push(...at(Phase.comments, `COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${c.table} IS ${quoteLiteral(c.comment)}`));
+    out.push(
+      ...at(Phase.comments, `COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${c.table} IS ${quoteLiteral(c.comment)}`),
+    );
   }
   return out;
 }

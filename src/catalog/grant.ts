@@ -94,7 +94,11 @@ export interface GrantTarget {
  * @param acl The captured `aclitem[]` as text, or null (never granted: nothing to do).
  * @param defaults `acldefault()` for the owner as text; empty for columns.
  */
-export function renderGrants(target: GrantTarget, acl: readonly string[] | null, defaults: readonly string[]): string[] {
+export function renderGrants(
+  target: GrantTarget,
+  acl: readonly string[] | null,
+  defaults: readonly string[],
+): string[] {
   if (acl === null) return [];
   const on = `${target.objectType} ${target.name}`;
   const cols = target.column === undefined ? "" : ` (${target.column})`;

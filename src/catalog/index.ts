@@ -29,7 +29,9 @@ export function indexJson(_ctx: CatalogContext): string {
   return `json_build_object('name', ${qualified("ic")}, 'definition', pg_get_indexdef(i.indexrelid),
     'comment', obj_description(i.indexrelid, 'pg_class'),
     'tablespace', (select spcname from pg_tablespace where oid = ic.reltablespace),
-    'parent', (select ${qualified("pi")} from pg_inherits h join pg_class pi on pi.oid = h.inhparent where h.inhrelid = i.indexrelid),
+    'parent', (select ${
+    qualified("pi")
+  } from pg_inherits h join pg_class pi on pi.oid = h.inhparent where h.inhrelid = i.indexrelid),
     'statistics', ${
     jsonList(
       "json_build_object('column', ia.attnum, 'target', ia.attstattarget::int)",
@@ -62,7 +64,9 @@ export function indexByNameSql(ctx: CatalogContext): string {
 
 /** Attached partition indexes of index $1, each with its table. */
 export function childIndexesSql(ctx: CatalogContext): string {
-  return `select ${indexJson(ctx)} as index, (select ${qualified("t")} from pg_class t where t.oid = i.indrelid) as "table"
+  return `select ${indexJson(ctx)} as index, (select ${
+    qualified("t")
+  } from pg_class t where t.oid = i.indrelid) as "table"
     from pg_inherits h join pg_index i on i.indexrelid = h.inhrelid join pg_class ic on ic.oid = i.indexrelid
    where h.inhparent = to_regclass($1) order by ic.relname`;
 }
@@ -147,7 +151,10 @@ export async function captureIndexDrop(
 export function recreateIndex(c: IndexDropCapture, concurrently = false): string[] {
   const out: Phased[] = [...at(Phase.indexes, createIndex(c.index, concurrently)), ...indexExtras(c.index)];
   for (const child of c.children ?? []) {
-    out.push(...at(Phase.partitions, createIndex(child.index), ...attachIndex(child.index)), ...indexExtras(child.index));
+    out.push(
+      ...at(Phase.partitions, createIndex(child.index), ...attachIndex(child.index)),
+      ...indexExtras(child.index),
+    );
   }
   const bare = bareName(c.index.name);
   if (c.table && c.clustered) out.push(...at(Phase.settings, `ALTER TABLE ${c.table} CLUSTER ON ${bare}`));

@@ -33,7 +33,9 @@ export const rules: TablePart<RuleCapture[]> = {
   render: (list, t) =>
     list.flatMap((w) => [
       ...at(Phase.rules, w.definition.replace(/;\s*$/, "")),
-      ...(ENABLED[w.enabled] ? at(Phase.rules, `ALTER TABLE ${t.table} ${ENABLED[w.enabled]} RULE ${quoteIdent(w.name)}`) : []),
+      ...(ENABLED[w.enabled]
+        ? at(Phase.rules, `ALTER TABLE ${t.table} ${ENABLED[w.enabled]} RULE ${quoteIdent(w.name)}`)
+        : []),
       ...(w.comment !== null
         ? at(Phase.comments, `COMMENT ON RULE ${quoteIdent(w.name)} ON ${t.table} IS ${quoteLiteral(w.comment)}`)
         : []),

@@ -10,7 +10,7 @@
 
 import type { Queryable } from "../db/database.ts";
 import { quoteIdent, quoteLiteral } from "../migration/quote.ts";
-import { columnDefinition, columnExtras, type ColumnCapture, columnJson, COLUMNS_FROM, optionList } from "./column.ts";
+import { type ColumnCapture, columnDefinition, columnExtras, columnJson, COLUMNS_FROM, optionList } from "./column.ts";
 import { at, bareName, type CatalogContext, ordered, Phase, type Phased, qualified } from "./context.ts";
 import {
   addConstraint,
@@ -92,15 +92,21 @@ function tableSql(ctx: CatalogContext): string {
       'toastOptions', (select reloptions from pg_class where oid = c.reltoastrelid),
       'partitionKey', case when c.relkind = 'p' then pg_get_partkeydef(c.oid) end,
       'partitionOf', case when c.relispartition then json_build_object(
-          'parent', (select ${qualified("p")} from pg_inherits h join pg_class p on p.oid = h.inhparent where h.inhrelid = c.oid),
+          'parent', (select ${
+    qualified("p")
+  } from pg_inherits h join pg_class p on p.oid = h.inhparent where h.inhrelid = c.oid),
           'bound', pg_get_expr(c.relpartbound, c.oid)) end,
-      'inherits', case when c.relispartition then '[]'::json else ${
-    `coalesce((select json_agg(${qualified("p")} order by h.inhseqno) from pg_inherits h join pg_class p on p.oid = h.inhparent where h.inhrelid = c.oid), '[]'::json)`
-  } end,
+      'inherits', case when c.relispartition then '[]'::json else ${`coalesce((select json_agg(${
+    qualified("p")
+  } order by h.inhseqno) from pg_inherits h join pg_class p on p.oid = h.inhparent where h.inhrelid = c.oid), '[]'::json)`} end,
       'rowSecurity', c.relrowsecurity, 'forceRowSecurity', c.relforcerowsecurity,
       'replicaIdentity', c.relreplident::text,
-      'replicaIndex', (select ${qualified("ic")} from pg_index i join pg_class ic on ic.oid = i.indexrelid where i.indrelid = c.oid and i.indisreplident),
-      'clusterOn', (select ${qualified("ic")} from pg_index i join pg_class ic on ic.oid = i.indexrelid where i.indrelid = c.oid and i.indisclustered),
+      'replicaIndex', (select ${
+    qualified("ic")
+  } from pg_index i join pg_class ic on ic.oid = i.indexrelid where i.indrelid = c.oid and i.indisreplident),
+      'clusterOn', (select ${
+    qualified("ic")
+  } from pg_index i join pg_class ic on ic.oid = i.indexrelid where i.indrelid = c.oid and i.indisclustered),
       'comment', obj_description(c.oid, 'pg_class'),
       'columns', coalesce((select json_agg(${columnJson(ctx)} order by a.attnum) ${COLUMNS_FROM}), '[]'::json),
       'constraints', ${constraintsSql(ctx)},
@@ -112,7 +118,11 @@ function tableSql(ctx: CatalogContext): string {
 }
 
 /** Captures a table by name, with everything Postgres drops along with it. */
-export async function captureTable(db: Queryable, ctx: CatalogContext, table: string): Promise<TableCapture | undefined> {
+export async function captureTable(
+  db: Queryable,
+  ctx: CatalogContext,
+  table: string,
+): Promise<TableCapture | undefined> {
   const [row] = await db.query<{ capture: TableCapture }>(tableSql(ctx), [table]);
   if (!row?.capture) return undefined;
   const capture = row.capture;
@@ -182,7 +192,9 @@ export function phasedTable(t: TableCapture): Phased[] {
   if (t.owner) out.push(...at(Phase.owner, `ALTER TABLE ${t.table} OWNER TO ${quoteIdent(t.owner)}`));
   if (t.rowSecurity) out.push(...at(Phase.security, `ALTER TABLE ${t.table} ENABLE ROW LEVEL SECURITY`));
   if (t.forceRowSecurity) out.push(...at(Phase.security, `ALTER TABLE ${t.table} FORCE ROW LEVEL SECURITY`));
-  out.push(...at(Phase.grants, ...renderGrants({ objectType: "TABLE", name: t.table }, t.acl ?? null, t.aclDefault ?? [])));
+  out.push(
+    ...at(Phase.grants, ...renderGrants({ objectType: "TABLE", name: t.table }, t.acl ?? null, t.aclDefault ?? [])),
+  );
   for (const part of tableParts()) {
     const value = t.parts?.[part.key];
     if (value !== undefined) out.push(...part.render(value, t));

@@ -34,7 +34,9 @@ export const triggers: TablePart<TriggerCapture[]> = {
   render: (list, t) =>
     list.flatMap((g) => [
       ...at(Phase.triggers, g.definition),
-      ...(ENABLED[g.enabled] ? at(Phase.triggers, `ALTER TABLE ${t.table} ${ENABLED[g.enabled]} TRIGGER ${quoteIdent(g.name)}`) : []),
+      ...(ENABLED[g.enabled]
+        ? at(Phase.triggers, `ALTER TABLE ${t.table} ${ENABLED[g.enabled]} TRIGGER ${quoteIdent(g.name)}`)
+        : []),
       ...(g.comment !== null
         ? at(Phase.comments, `COMMENT ON TRIGGER ${quoteIdent(g.name)} ON ${t.table} IS ${quoteLiteral(g.comment)}`)
         : []),

@@ -10,8 +10,8 @@ import type { Queryable } from "../db/database.ts";
 import {
   allInbound,
   type Capture,
-  droppedWith,
   dropConstraint,
+  droppedWith,
   notRestoredOf,
   readdColumn,
   recreateIndex,
@@ -323,7 +323,6 @@ function renameTable(from: string, to: string): string {
 function renameColumn(table: string, from: string, to: string): string {
   return `ALTER TABLE ${quoteName(table)} RENAME COLUMN ${quoteIdent(from)} TO ${quoteIdent(to)}`;
 }
-
 
 /** Re-created sequences start again: their position is data, like rows. */
 function sequenceNote(names: readonly string[]): string[] {
