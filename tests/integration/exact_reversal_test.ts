@@ -232,7 +232,7 @@ eachDatabase(
   async (t) => {
     const history = new History("migration");
     await history.ensure(t.db);
-    await t.db.execute(PARTITIONED);
+    await t.db.execute([...CREATE_ROLES, ...PARTITIONED]);
     const { measureDataLoss } = await import("../../src/engine/data_loss.ts");
     const plan = {
       direction: "forwards" as const,
