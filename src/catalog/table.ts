@@ -11,7 +11,16 @@
 import type { Queryable } from "../db/database.ts";
 import { quoteIdent, quoteLiteral } from "../migration/quote.ts";
 import { type ColumnCapture, columnDefinition, columnExtras, columnJson, COLUMNS_FROM, optionList } from "./column.ts";
-import { at, bareName, type CatalogContext, ordered, Phase, type Phased, qualified } from "./context.ts";
+import {
+  at,
+  bareName,
+  type CatalogContext,
+  type NotRestored,
+  ordered,
+  Phase,
+  type Phased,
+  qualified,
+} from "./context.ts";
 import {
   addConstraint,
   type ConstraintCapture,
@@ -209,18 +218,22 @@ export function recreateTable(t: TableCapture): string[] {
   return ordered(phasedTable(t));
 }
 
-/** What re-creating the table cannot restore, one line each. */
-export function notRestoredOfTable(t: TableCapture): string[] {
+/** What re-creating the table cannot restore. */
+export function notRestoredOfTable(t: TableCapture): NotRestored[] {
+  const object = `table ${t.table}`;
   if (t.format === undefined) {
-    return [
-      `table ${t.table} was captured by an earlier tide: its owner, grants, row level security and policies, triggers, rules, ` +
-      "storage parameters, persistence, replica identity, extended statistics, publication membership, inheritance, " +
-      "partitions and column storage/statistics/compression were not captured and do not come back",
-    ];
+    return [{
+      object,
+      what: "captured by an earlier tide: its owner, grants, row level security and policies, triggers, rules, " +
+        "storage parameters, persistence, replica identity, extended statistics, publication membership, inheritance, " +
+        "partitions and column storage/statistics/compression were not captured and do not come back",
+    }];
   }
-  const out = [
-    ...foreignGrantors(t.acl ?? null, t.owner),
-    ...t.columns.flatMap((c) => foreignGrantors(c.acl ?? null, t.owner)),
+  const out: NotRestored[] = [
+    ...foreignGrantors(t.acl ?? null, t.owner).map((what) => ({ object, what })),
+    ...t.columns.flatMap((c) =>
+      foreignGrantors(c.acl ?? null, t.owner).map((what) => ({ object: `column ${t.table}.${c.name}`, what }))
+    ),
   ];
   for (const part of tableParts()) {
     const value = t.parts?.[part.key];
