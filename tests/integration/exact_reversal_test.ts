@@ -9,10 +9,10 @@ import { planBackwardsMigration, planForwardsMigration } from "../../src/engine/
 import { runPlan } from "../../src/engine/run.ts";
 import type { MigrationManager } from "../../src/migration/manager.ts";
 import type { NotRestored } from "../../src/migration/render.ts";
-import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { eachDatabase, type TestDatabase } from "../helpers/databases.ts";
 import { fakeMigration } from "../helpers/fake_migrations.ts";
-import { canDump, dumpSchema, fingerprint } from "../helpers/oracle.ts";
+import { canDump, dumpSchema, fingerprint } from "../helpers/dump_oracle.ts";
 
 const ROLES = ["tide_t_owner", "tide_t_reader"];
 
