@@ -11,6 +11,7 @@ import { type Capture, CAPTURING_KINDS } from "../migration/operations.ts";
 import { renderForwards } from "../migration/render.ts";
 import type { DataLoss } from "./data_loss.ts";
 import type { History } from "./history.ts";
+import { withRetention } from "../retention/capture.ts";
 import type { Plan, PlannedMigration } from "./plan.ts";
 import { type DdlSafety, DEFAULT_DDL_SAFETY, safetyStatements, storedReversal } from "./run.ts";
 
@@ -47,7 +48,15 @@ export async function previewPlan(
       for (const unit of m.operations) {
         let rendered = unit.rendered;
         if (unit.direction === "forwards" && unit.op !== undefined && CAPTURING_KINDS.has(unit.op.kind)) {
-          const capture = await captureFor(db, unit.op);
+          let capture = await captureFor(db, unit.op);
+          // retention (issue 15): as the run captures it.
+          if (m.direction === "forwards") {
+            capture = await withRetention(db, unit.op, capture, {
+              app: m.app,
+              migration: m.id,
+              index: rendered.index,
+            });
+          }
           if (capture !== undefined) captures[String(rendered.index)] = capture;
           // A preview runs nothing, so an object that an earlier step of the plan creates is
           // not in the catalog yet: the real run captures it, this script's history row

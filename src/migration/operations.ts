@@ -6,6 +6,7 @@
  */
 
 import type { Queryable } from "../db/database.ts";
+import type { RetainedColumn, RetainedTable, RetentionRefusal } from "../retention/model.ts";
 
 /** A raw step: SQL text, or a function given the database handle of the running transaction. */
 export type RawStep = string | ((db: Queryable) => unknown | Promise<unknown>);
@@ -34,10 +35,11 @@ export interface IndexOptions {
 /** One operation recorded by a migration's `forwards()`. */
 export type Operation =
   | { readonly kind: "addTable"; readonly table: string; readonly columns: Readonly<Record<string, string>> }
-  | { readonly kind: "dropTable"; readonly table: string }
+  // retention (issue 15): `retain` true keeps the table (moved aside) for backwards; undefined follows tide.json.
+  | { readonly kind: "dropTable"; readonly table: string; readonly retain?: boolean }
   | { readonly kind: "renameTable"; readonly from: string; readonly to: string }
   | { readonly kind: "addColumn"; readonly table: string; readonly column: string; readonly definition: string }
-  | { readonly kind: "dropColumn"; readonly table: string; readonly column: string }
+  | { readonly kind: "dropColumn"; readonly table: string; readonly column: string; readonly retain?: boolean }
   | { readonly kind: "renameColumn"; readonly table: string; readonly from: string; readonly to: string }
   | { readonly kind: "alterColumn"; readonly table: string; readonly column: string; readonly changes: ColumnChanges }
   | {
@@ -122,6 +124,8 @@ export interface TableCapture {
   readonly inbound: readonly ConstraintCapture[];
   readonly sequences: readonly SequenceCapture[];
   readonly comment: string | null;
+  /** retention (issue 15): where the table is held, when it was retained rather than dropped. */
+  readonly retained?: RetainedTable | RetentionRefusal;
 }
 
 /** What re-adding a dropped column needs. */
@@ -134,6 +138,8 @@ export interface ColumnDropCapture {
   readonly indexes: readonly IndexCapture[];
   readonly inbound: readonly ConstraintCapture[];
   readonly sequences: readonly SequenceCapture[];
+  /** retention (issue 15): where the values are held, or why they could not be. */
+  readonly retained?: RetainedColumn | RetentionRefusal;
 }
 
 /** A column's type, nullability and default before `alterColumn`. */
