@@ -150,7 +150,12 @@ async function refuseDependents(db: Queryable, table: string, oids: readonly str
        union select d.objid from pg_depend d join pg_class q on q.oid = d.objid and q.relkind = 'S'
               where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_class'::regclass
                 and d.deptype in ('a', 'i') and d.refobjid = any($1::oid[]))
-     select distinct pg_describe_object(d.classid, d.objid, d.objsubid) as what
+     -- A view depends through its _RETURN rule: name the view, as DROP TABLE's message does.
+     select distinct coalesce(
+              case when d.classid = 'pg_rewrite'::regclass then
+                (select pg_describe_object('pg_class'::regclass, r.ev_class, 0) from pg_rewrite r
+                  where r.oid = d.objid and r.rulename = '_RETURN') end,
+              pg_describe_object(d.classid, d.objid, d.objsubid)) as what
        from pg_depend d
       where d.deptype = 'n'
         and ((d.refclassid = 'pg_class'::regclass and d.refobjid in (select oid from s))
