@@ -190,14 +190,14 @@ async function serverVersion(db: Queryable): Promise<number> {
 async function publicationsOf(db: Queryable, oids: readonly string[]): Promise<PublicationMembership[]> {
   // Column lists and row filters exist from PostgreSQL 15.
   const v15 = (await serverVersion(db)) >= 150000;
-  const rows = await db.query<{ publication: string; table: string; columns: string[] | null; where: string | null }>(
+  const rows = await db.query<{ publication: string; table: string; columns: string | null; where: string | null }>(
     `select p.pubname as publication, format('%I.%I', n.nspname, c.relname) as "table",
             ${
       v15
-        ? `(select array_agg(a.attname::text order by a.attnum) from pg_attribute a
+        ? `(select json_agg(a.attname::text order by a.attnum)::text from pg_attribute a
               where a.attrelid = pr.prrelid and a.attnum = any(pr.prattrs)) as columns,
             pg_get_expr(pr.prqual, pr.prrelid) as "where"`
-        : `null::text[] as columns, null::text as "where"`
+        : `null::text as columns, null::text as "where"`
     }
        from pg_publication_rel pr join pg_publication p on p.oid = pr.prpubid
        join pg_class c on c.oid = pr.prrelid join pg_namespace n on n.oid = c.relnamespace
@@ -208,7 +208,7 @@ async function publicationsOf(db: Queryable, oids: readonly string[]): Promise<P
   return rows.map((r) => ({
     publication: r.publication,
     table: r.table,
-    columns: r.columns ?? null,
+    columns: r.columns ? JSON.parse(r.columns) as string[] : null,
     where: r.where ?? null,
   }));
 }
@@ -230,9 +230,10 @@ export async function columnKey(
   }
   // The primary key, else the replica identity index; neither may involve the column itself
   // (dropping it drops them) nor be on an expression.
-  const keys = await db.query<{ key: string[]; primary: boolean }>(
-    `select array(select a.attname::text from unnest(i.indkey::int2[]) with ordinality k(attnum, ord)
-                   join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum order by k.ord) as key,
+  // Arrays travel as JSON text: the transports do not agree on decoding text[].
+  const keys = await db.query<{ key: string; primary: boolean }>(
+    `select array_to_json(array(select a.attname::text from unnest(i.indkey::int2[]) with ordinality k(attnum, ord)
+                   join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum order by k.ord))::text as key,
             i.indisprimary as primary
        from pg_index i
       where i.indrelid = to_regclass($1) and (i.indisprimary or i.indisreplident) and i.indexprs is null
@@ -247,7 +248,7 @@ export async function columnKey(
       reason: "the table has no primary key or replica identity index without this column to key its values by",
     };
   }
-  return { key: found.key, source: found.primary ? "primary key" : "replica identity" };
+  return { key: JSON.parse(found.key) as string[], source: found.primary ? "primary key" : "replica identity" };
 }
 
 async function retainColumn(
