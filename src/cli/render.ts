@@ -8,6 +8,7 @@ import type { MigrationStatus } from "../engine/commands.ts";
 import type { DataLoss } from "../engine/data_loss.ts";
 import type { PlannedMigration } from "../engine/plan.ts";
 import type { MigrationOutcome, RunResult } from "../engine/run.ts";
+import type { RetainedFinding } from "../retention/preflight.ts";
 
 /** The JSON document of `forwards`/`backwards --json` (SPEC 4). */
 export interface RunJson {
@@ -24,6 +25,8 @@ export interface RunJson {
   }[];
   /** The preflight's findings, when there are any. */
   dataLoss?: DataLoss[];
+  /** retention (issue 15): what the plan retains, restorable by backwards, when anything. */
+  retained?: { migration: string; object: string; rows: number; bytes: number; estimated: boolean }[];
 }
 
 /**
@@ -35,6 +38,7 @@ export function runJson(
   message: string | null,
   outcomes: readonly MigrationOutcome[],
   dataLoss: readonly DataLoss[] = [],
+  retained: readonly RetainedFinding[] = [],
 ): RunJson {
   return {
     success,
@@ -49,6 +53,7 @@ export function runJson(
       ...(o.error ? { error: o.error.message } : {}),
     })),
     ...(dataLoss.length > 0 ? { dataLoss: [...dataLoss] } : {}),
+    ...(retained.length > 0 ? { retained: [...retained] } : {}),
   };
 }
 

@@ -8,6 +8,7 @@
 import { listRetained, parseAge, purgeRetained, type RetainedEntry, selectPurge } from "../engine/retained.ts";
 import type { Session } from "../engine/session.ts";
 import { UsageError } from "../errors.ts";
+import type { RetainedFinding } from "../retention/preflight.ts";
 import { type GlobalOptions, open, parseDuration, printJson } from "./common.ts";
 import type { Io } from "./io.ts";
 import { confirm } from "./prompt.ts";
@@ -22,6 +23,18 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return unit === 0 ? `${value} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** A plan's retained objects, one line each, for stderr before a run (issue 15). */
+export function retainedLines(findings: readonly RetainedFinding[]): string[] {
+  return [
+    "Data that this plan retains (not lost: tide backwards restores it until tide purge):",
+    ...findings.map((f) =>
+      `  ${f.migration}: ${f.object}: ${f.rows} row(s)${f.estimated ? " (estimate from the catalog)" : ""}, ${
+        formatBytes(f.bytes)
+      }${f.object.startsWith("column") ? " (its copy reads the whole table)" : ""}`
+    ),
+  ];
 }
 
 /** The table of retained objects. */

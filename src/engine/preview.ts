@@ -100,6 +100,7 @@ export function previewScript(
   previews: readonly PreviewedMigration[],
   header: readonly string[],
   dataLoss: readonly DataLoss[] = [],
+  retained: readonly { migration: string; object: string; rows: number; bytes: number; estimated: boolean }[] = [],
 ): string {
   const lines = header.map((h) => `-- ${h}`);
   if (direction === "forwards") {
@@ -116,6 +117,14 @@ export function previewScript(
         `-- data loss: ${f.object}: ${f.rows}${f.estimated ? " (estimate)" : ""}${
           f.detail ? ` — ${oneLine(f.detail)}` : ""
         }`,
+      );
+    }
+    // retention (issue 15)
+    for (const r of retained.filter((r) => r.migration === `${m.app} ${m.id}`)) {
+      lines.push(
+        `-- retained: ${r.object}: ${r.rows}${
+          r.estimated ? " (estimate)" : ""
+        } row(s), ${r.bytes} bytes, held in tide_retained until tide purge; backwards restores it`,
       );
     }
     if (!p.transactional) lines.push("-- runs outside a transaction: a CONCURRENTLY step cannot run inside one");

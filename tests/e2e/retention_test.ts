@@ -103,3 +103,78 @@ eachBackend(
     });
   },
 );
+
+eachBackend(
+  "the preflight reports retained drops as retained: plan, --preview, --json, --forbid-data-loss",
+  async ({ url }) => {
+    const KEYLESS = {
+      id: "2026-01-03T00:00:00:000003",
+      description: "Drop a keyless column",
+      body: `  manager.dropColumn("audit", "note", { retain: true });`,
+    };
+    const root = await makeProject({
+      shop: {
+        migrations: [
+          {
+            ...SETUP,
+            body: SETUP.body +
+              `\n  manager.addRaw("create table audit (at int, note text); insert into audit values (1, 'x')", "drop table audit");`,
+          },
+          DROP,
+          KEYLESS,
+        ],
+      },
+    });
+    const env = { TIDE_DATABASE_URL: url };
+    assertEquals((await tide(["forwards", "shop", "1"], { cwd: root, env })).code, 0);
+
+    // --preview: the exact statements, and the retained objects as such (not as data loss).
+    const preview = await tide(["forwards", "shop", "1", "--preview"], { cwd: root, env });
+    assertEquals(preview.code, 0, preview.stderr);
+    assertMatch(preview.stdout, /-- retained: table invoice_line: 90 row\(s\), \d+ bytes, held in tide_retained/);
+    assertMatch(preview.stdout, /-- retained: column customer\.vat_id: 30 row\(s\)/);
+    assertMatch(
+      preview.stdout,
+      /CREATE SCHEMA IF NOT EXISTS "tide_retained";\nREVOKE ALL ON SCHEMA "tide_retained" FROM PUBLIC;/,
+    );
+    assertMatch(
+      preview.stdout,
+      /ALTER TABLE "public"\."invoice_line" RENAME TO "(r[0-9a-f]{10}_0_invoice_line)";\nALTER TABLE "public"\."\1" SET SCHEMA "tide_retained";/,
+    );
+    assertMatch(
+      preview.stdout,
+      /CREATE TABLE "tide_retained"\."r[0-9a-f]{10}_1_customer__vat_id" AS SELECT "id", "vat_id" FROM public\.customer;/,
+    );
+    assertNotMatch(preview.stdout, /-- data loss/);
+
+    // --forbid-data-loss lets retained drops through, and --json lists them.
+    const run = await tide(["forwards", "shop", "1", "--forbid-data-loss", "--json"], { cwd: root, env });
+    assertEquals(run.code, 0, run.stderr);
+    const json = JSON.parse(run.stdout);
+    assertEquals(json.dataLoss, undefined);
+    assertEquals(
+      json.retained.map((r: { migration: string; object: string; rows: number }) => [r.migration, r.object, r.rows]),
+      [[`shop ${DROP.id}`, "table invoice_line", 90], [`shop ${DROP.id}`, "column customer.vat_id", 30]],
+    );
+    assert(json.retained.every((r: { bytes: number }) => r.bytes > 0));
+    // The SQL the run executed is the SQL the preview showed.
+    const previewed = preview.stdout.split("\n").filter((l) =>
+      /tide_retained|DROP COLUMN/.test(l) && !l.startsWith("--")
+    );
+    const executed = (json.migrations[0].sql as string[]).filter((l) => /tide_retained|DROP COLUMN/.test(l)).map((l) =>
+      `${l};`
+    );
+    assertEquals(executed, previewed);
+
+    // A retained column without a usable key is data loss, named as such, and refused.
+    const refused = await tide(["forwards", "shop", "--forbid-data-loss"], { cwd: root, env });
+    assertEquals(refused.code, 1, refused.stderr);
+    assertMatch(
+      refused.stderr,
+      /column audit\.note: 1 value\(s\) — its values cannot be retained: the table has no primary key or replica identity index/,
+    );
+    const plain = await tide(["forwards", "shop"], { cwd: root, env });
+    assertEquals(plain.code, 0, plain.stderr);
+    assertMatch(plain.stderr, /Data that this plan destroys/);
+  },
+);
