@@ -148,6 +148,8 @@ export async function planForwards(session: Session, request: PlanRequest): Prom
     if (!migration) throw new PlanError(`Migration ${id} of app ${app} disappeared while planning`);
     return await planForwardsMigrationWith(migration, { retainDropped: session.config.retainDropped }); // retention (issue 15)
   }));
+  // retention (issue 15): e.g. a retain that a hand-written backwards cannot honour.
+  notices.push(...migrations.flatMap((m) => m.warnings.map((w) => `${m.app} ${m.id}: ${w}`)));
   return { direction: "forwards", apps, migrations, notices, reselect: async () => (await select()).map(keyOf) };
 }
 
