@@ -262,6 +262,15 @@ async function retainColumn(
     capture.table,
   ]);
   const table = row?.name ?? "table";
+  const sequencePositions = [];
+  for (const sequence of capture.sequences) {
+    const [position] = await db.query<{ last: string; called: boolean }>(
+      `select last_value::text as last, is_called as called from ${sequence.name}`,
+    );
+    if (position) {
+      sequencePositions.push({ name: sequence.name, lastValue: position.last, isCalled: Boolean(position.called) });
+    }
+  }
   return {
     kind: "column",
     app: context.app,
@@ -269,5 +278,6 @@ async function retainColumn(
     name: fitName(await retainedPrefix(context), `${table}__${capture.column.name}`),
     key: key.key,
     keySource: key.source,
+    ...(sequencePositions.length > 0 ? { sequencePositions } : {}),
   };
 }

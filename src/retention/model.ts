@@ -63,6 +63,15 @@ export interface RetainedColumn {
   readonly key: readonly string[];
   /** Which index the key comes from. */
   readonly keySource: "primary key" | "replica identity";
+  /**
+   * Positions of the sequences the column owned (serial, identity), so that the re-created
+   * ones continue where they were rather than collide with the restored values.
+   */
+  readonly sequencePositions?: readonly {
+    readonly name: string;
+    readonly lastValue: string;
+    readonly isCalled: boolean;
+  }[];
   readonly purgedAt?: string;
 }
 

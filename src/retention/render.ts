@@ -14,7 +14,7 @@ import type {
   TableCapture,
 } from "../migration/operations.ts";
 import type { DataTarget } from "../migration/render.ts";
-import { quoteIdent, quoteName } from "../migration/quote.ts";
+import { quoteIdent, quoteLiteral, quoteName } from "../migration/quote.ts";
 import { type MovedRelation, RETAINED_SCHEMA, type RetainedColumn, type RetainedTable } from "./model.ts";
 
 const SCHEMA = quoteIdent(RETAINED_SCHEMA);
@@ -146,6 +146,10 @@ export function restoreColumnValues(
     } AS tide_kept WHERE ${match}`,
     ...(c.identity === "a" ? [`${alter} SET GENERATED ALWAYS`] : []),
     ...(late ? [`${alter} SET NOT NULL`] : []),
+    // The re-created sequence continues where the dropped one was.
+    ...(r.sequencePositions ?? []).map((p) =>
+      `SELECT setval(${quoteLiteral(p.name)}, ${p.lastValue}, ${p.isCalled ? "true" : "false"})`
+    ),
   ];
   const at = statements.findIndex((s) => /^ALTER TABLE .* ADD COLUMN /s.test(s));
   statements.splice(at + 1, 0, ...restore);

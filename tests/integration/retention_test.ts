@@ -240,6 +240,28 @@ eachDatabase("retainDropped in tide.json retains; { retain: false } overrides it
   assertMatch(held[0]!.name, /_0_a$/);
 });
 
+eachDatabase("another table's default on its sequence makes the retained drop fail as DROP TABLE would", async (t) => {
+  await history.ensure(t.db);
+  await t.db.execute([
+    "create table band (id serial primary key)",
+    "create table fan (id int primary key, band_no int default nextval('band_id_seq'))",
+  ]);
+  const result = await runPlan(t.db, history, {
+    direction: "forwards",
+    migrations: [await planForwardsMigrationWith(fakeMigration(ID, (m) => m.dropTable("band", { retain: true })), {})],
+  });
+  assertEquals(result.success, false);
+  assertMatch(
+    result.outcomes[0]!.error!.message,
+    /cannot retain table public\.band: default value for column band_no of table fan depends on it/,
+  );
+  const plain = await runPlan(t.db, history, {
+    direction: "forwards",
+    migrations: [await planForwardsMigrationWith(fakeMigration(ID, (m) => m.dropTable("band")), {})],
+  });
+  assertMatch(plain.outcomes[0]!.error!.message, /cannot drop table band because other objects depend on it/);
+});
+
 eachDatabase("a view on the table makes the retained drop fail as a plain DROP TABLE would", async (t) => {
   await history.ensure(t.db);
   await t.db.execute(["create table band (id int primary key)", "create view band_names as select id from band"]);
@@ -410,6 +432,9 @@ eachDatabase("an identity column GENERATED ALWAYS is retained and restored", asy
   const migration = await forwards(t, (m) => m.dropColumn("ticket", "seq", { retain: true }));
   await backwards(t, migration);
   assertEquals(await valuesOf(t.db, "select id || ':' || seq as v from ticket order by id"), original);
+  // Its sequence continues after the restored values instead of handing out 100 again.
+  await t.db.execute(["insert into ticket (id, label) values (6, 't6')"]);
+  assertEquals(await valuesOf(t.db, "select seq::text as v from ticket where id = 6"), ["105"]);
   const [identity] = await t.db.query<{ i: string }>(
     "select attidentity::text as i from pg_attribute where attrelid = 'ticket'::regclass and attname = 'seq'",
   );
