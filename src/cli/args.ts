@@ -211,7 +211,11 @@ export function parseArgs(argv: readonly string[]): Parsed {
   }
   if (seen.some((s) => s.spec.long === "help")) return { kind: "help", text: help(command) };
   if (seen.some((s) => s.spec.long === "version")) return { kind: "version" };
-  if (!command) throw new UsageError("Missing command: use backwards, forwards, verify, check or new (tide --help)");
+  if (!command) {
+    throw new UsageError(
+      "Missing command: use backwards, forwards, verify, check, new, retained or purge (tide --help)",
+    );
+  }
   const required = command.arguments.filter((a) => a.required);
   if (positionals.length < required.length) {
     throw new UsageError(`missing required argument '${required[positionals.length]!.name}'`);
