@@ -197,8 +197,11 @@ export function retainedForwards(op: Operation, capture: Capture | undefined): R
     steps: capture?.kind === "column" && retained?.kind === "column"
       ? sql([...holdColumnValues(capture, retained), ...capture.inbound.map(dropConstraint), dropColumn(op)])
       : sql([dropColumn(op)]),
+    // Before the capture, whether the table has a usable key is not known yet: the preflight says.
     notes: [
-      `values of column "${op.table}.${op.column}" are retained by key (copied to ${where}, a full read of the table): backwards puts them back`,
+      retained?.kind === "column"
+        ? `values of column "${op.table}.${op.column}" are retained by ${retained.keySource} (copied to ${where}, a full read of the table): backwards puts them back`
+        : `values of column "${op.table}.${op.column}" are retained by key if the table has a primary key or replica identity index (copied to ${where}, a full read of the table): backwards puts them back`,
     ],
     destroys: [],
     retains: [target],
