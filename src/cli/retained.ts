@@ -40,12 +40,12 @@ export function retainedLines(findings: readonly RetainedFinding[]): string[] {
 /** The table of retained objects. */
 export function retainedTable(entries: readonly RetainedEntry[]): string {
   const rows = entries.map((e) => [
-    e.app,
-    e.migration,
+    e.app || "-",
+    e.migration || "-",
     e.object,
     `${e.rows}${e.estimated ? " (estimate)" : ""}`,
     formatBytes(e.bytes),
-    e.since,
+    e.since || "-",
     e.missing ? `${e.held} (MISSING: dropped outside tide)` : e.held,
   ]);
   const header = ["APP", "MIGRATION", "OBJECT", "ROWS", "SIZE", "SINCE", "HELD AS"];

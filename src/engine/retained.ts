@@ -95,8 +95,10 @@ export async function listRetained(session: Session, app?: string): Promise<Reta
   const apps = app === undefined ? undefined : [session.app(app).name];
   const rows = await session.history.list(session.db, apps);
   const found = rows.flatMap((row) => heldBy(row).map((h) => ({ row, ...h })));
-  const measured = await measure(session.db, found.map((f) => f.retention.name));
-  return found.map((f, i): RetainedEntry => {
+  // Never silent: a held table no history row claims (its row was deleted by hand) is listed too.
+  const orphans = apps === undefined ? await orphansOf(session.db, rows) : [];
+  const measured = await measure(session.db, [...found.map((f) => f.retention.name), ...orphans]);
+  const listed = found.map((f, i): RetainedEntry => {
     const m = measured[i]!;
     const object = f.capture.kind === "table"
       ? `table ${f.capture.table}`
@@ -116,6 +118,45 @@ export async function listRetained(session: Session, app?: string): Promise<Reta
       operation: f.index,
     };
   });
+  return [
+    ...listed,
+    ...orphans.map((name, i): RetainedEntry => {
+      const m = measured[found.length + i]!;
+      return {
+        app: "",
+        migration: "",
+        description: "",
+        kind: "table",
+        object: "(no history row claims it)",
+        held: `${RETAINED_SCHEMA}.${name}`,
+        rows: m.rows,
+        estimated: m.estimated,
+        bytes: m.bytes,
+        since: "",
+        missing: false,
+        operation: -1,
+      };
+    }),
+  ];
+}
+
+/** Tables in the retained schema that no history row's capture names. */
+async function orphansOf(db: Queryable, rows: readonly HistoryRow[]): Promise<string[]> {
+  const claimed = new Set(
+    rows.flatMap((row) =>
+      Object.values(row.reversal?.captures ?? {}).flatMap((c) =>
+        (c.kind === "table" || c.kind === "column") && c.retained && c.retained.kind !== "not-retained"
+          ? [c.retained.name]
+          : []
+      )
+    ),
+  );
+  const held = await db.query<{ name: string }>(
+    `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = $1 and c.relkind in ('r', 'p') and not c.relispartition order by 1`,
+    [RETAINED_SCHEMA],
+  );
+  return held.map((h) => h.name).filter((name) => !claimed.has(name));
 }
 
 /** What to purge: an app, a migration ID, an age; all retained objects when none is given. */
@@ -165,6 +206,17 @@ export async function purgeRetained(
         `select to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as at`,
       );
       for (const group of byMigration.values()) {
+        if (group[0]!.migration === "") {
+          // Orphans: nothing to mark, only the tables to drop.
+          await session.db.transaction(async (tx) => {
+            await tx.execute([
+              ...group.map((e) => `DROP TABLE IF EXISTS ${heldName(e.held.slice(RETAINED_SCHEMA.length + 1))}`),
+              dropRetainedSchemaIfEmpty(),
+            ]);
+          });
+          purged.push(...group);
+          continue;
+        }
         const row = rows.find((r) => r.app === group[0]!.app && r.id === group[0]!.migration);
         // Reversed meanwhile (by a run that held the lock before us): nothing is held any more.
         if (!row?.reversal) continue;

@@ -457,3 +457,57 @@ eachDatabase("a table without a usable key: the column is dropped for good and t
   const plan = await planBackwardsMigration(row!, undefined);
   assertMatch(plan.operations[0]!.rendered.notes.join(), /values of column "log.message" are not restored/);
 });
+
+eachDatabase(
+  "listing and purging: rows and bytes, an orphan is listed, a purged migration reverses structure only",
+  async (t) => {
+    const { makeSession } = await import("../../src/engine/session.ts");
+    const { listRetained, purgeRetained, selectPurge } = await import("../../src/engine/retained.ts");
+    const session = makeSession(
+      {
+        path: "/nowhere/tide.json",
+        root: "/nowhere",
+        database: undefined,
+        migrationTable: "migration",
+        forbidDataLoss: false,
+        retainDropped: false,
+        apps: [{ name: "app", migrationsDir: "/nowhere", dependsOn: [] }],
+      },
+      t.db,
+      t.url,
+    );
+    await history.ensure(t.db);
+    await t.db.execute([
+      "create table band (id serial primary key, name text)",
+      "insert into band (name) select 'b' || g from generate_series(1, 42) g",
+    ]);
+    const migration = await forwards(t, (m) => {
+      m.dropColumn("band", "name", { retain: true });
+      m.dropTable("band", { retain: true });
+    });
+    await t.db.execute(["create table tide_retained.stray (x int)"]);
+    const listed = await listRetained(session);
+    assertEquals(listed.map((e) => [e.app, e.object, e.rows]), [
+      ["app", "column public.band.name", 42],
+      ["app", "table public.band", 42],
+      ["", "(no history row claims it)", 0],
+    ]);
+    assert(listed.slice(0, 2).every((e) => e.bytes > 0 && !e.missing));
+    assertEquals((await listRetained(session, "app")).length, 2, "an app's listing has no orphans");
+    assertEquals(await selectPurge(session, { olderThanMs: 86_400_000 }), [], "nothing is a day old");
+    assertEquals((await selectPurge(session, { migrationId: ID })).length, 2);
+    const purged = await purgeRetained(session, await selectPurge(session, {}));
+    assertEquals(purged.length, 3);
+    assertEquals(await listRetained(session), []);
+    const [schema] = await t.db.query<{ n: number }>(
+      "select count(*)::int as n from pg_namespace where nspname = 'tide_retained'",
+    );
+    assertEquals(schema!.n, 0, "the emptied schema is gone");
+    // Backwards, from the stored reversal (no file): the structure only, as the notes say.
+    const plan = await backwards(t, undefined);
+    assertMatch(plan.operations.map((o) => o.rendered.notes.join()).join(), /retained copy was purged/);
+    assertEquals(await checksum(t.db, "band"), "0:d41d8cd98f00b204e9800998ecf8427e", "band is back, empty (md5 of nothing)");
+    assertEquals(await history.list(t.db), []);
+  assertEquals(migration.id, ID);
+  },
+);
