@@ -506,8 +506,12 @@ eachDatabase(
     // Backwards, from the stored reversal (no file): the structure only, as the notes say.
     const plan = await backwards(t, undefined);
     assertMatch(plan.operations.map((o) => o.rendered.notes.join()).join(), /retained copy was purged/);
-    assertEquals(await checksum(t.db, "band"), "0:d41d8cd98f00b204e9800998ecf8427e", "band is back, empty (md5 of nothing)");
+    assertEquals(
+      await checksum(t.db, "band"),
+      "0:d41d8cd98f00b204e9800998ecf8427e",
+      "band is back, empty (md5 of nothing)",
+    );
     assertEquals(await history.list(t.db), []);
-  assertEquals(migration.id, ID);
+    assertEquals(migration.id, ID);
   },
 );
