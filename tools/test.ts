@@ -4,12 +4,18 @@
  * ends with `N passed, N failed` from the real counts. With TIDE_REQUIRE_POSTGRES=1 a suite
  * that could not run its PostgreSQL half fails.
  *
+ * The version matrix (tools/matrix.ts: PostgreSQL 13, 14, 16, 17, 18) is installed when
+ * missing and started when a selected test file uses tests/helpers/matrix.ts; its URLs go to
+ * the tests in TIDE_TEST_MATRIX (`off` skips it, a JSON object uses those servers instead).
+ * With TIDE_REQUIRE_MATRIX=1 a version that did not run fails the suite.
+ *
  * Extra arguments go to `deno test` (e.g. a file or `--filter`).
  *
  * @module
  */
 
 import { findTestServer } from "./postgres.ts";
+import { installMatrix, type Matrix, MATRIX_VERSIONS, matrixProblem, startMatrix } from "./matrix.ts";
 
 const log = (s: string) => console.error(`[test] ${s}`);
 const require = Deno.env.get("TIDE_REQUIRE_POSTGRES") === "1";
@@ -30,6 +36,63 @@ if (server) {
 }
 
 const args = Deno.args.length ? Deno.args : ["tests/"];
+
+/** Whether any test file among the arguments uses the matrix (starting it costs seconds and 5 servers). */
+async function usesMatrix(paths: string[]): Promise<boolean> {
+  const files: string[] = [];
+  const walk = async (path: string): Promise<void> => {
+    const info = await Deno.stat(path).catch(() => undefined);
+    if (!info) return;
+    if (info.isFile) files.push(path);
+    else if (info.isDirectory) {
+      for await (const entry of Deno.readDir(path)) {
+        if (entry.isDirectory || /[._]test\.[jt]s$/.test(entry.name)) await walk(`${path}/${entry.name}`);
+      }
+    }
+  };
+  for (const p of paths) if (!p.startsWith("-")) await walk(p);
+  for (const file of files) {
+    if ((await Deno.readTextFile(file)).includes("helpers/matrix.ts")) return true;
+  }
+  return false;
+}
+
+const requireMatrix = Deno.env.get("TIDE_REQUIRE_MATRIX") === "1";
+const givenMatrix = Deno.env.get("TIDE_TEST_MATRIX");
+const matrixWanted = await usesMatrix(args);
+let matrix: Matrix | undefined;
+let matrixVersions: string[] = [];
+if (givenMatrix === "off") {
+  log("!!! TIDE_TEST_MATRIX=off: the version matrix (PostgreSQL 13, 14, 16, 17, 18) is SKIPPED !!!");
+} else if (givenMatrix) {
+  env.TIDE_TEST_MATRIX = givenMatrix;
+  matrixVersions = Object.keys(JSON.parse(givenMatrix));
+  log(`version matrix from TIDE_TEST_MATRIX: ${matrixVersions.map((v) => `pg${v}`).join(" ")}`);
+} else if (matrixWanted) {
+  const problem = await matrixProblem();
+  if (problem) {
+    log(`version matrix: ${problem}; installing it (tools/pg-matrix/install.sh)`);
+    await installMatrix(log);
+  }
+  matrix = await startMatrix();
+  matrixVersions = [...matrix.servers.keys()];
+  env.TIDE_TEST_MATRIX = matrix.env;
+  log(
+    `version matrix: ${matrixVersions.map((v) => `pg${v}`).join(" ") || "none"} started in ${
+      matrix.startSeconds.toFixed(1)
+    } s`,
+  );
+  for (const [v, why] of matrix.missing) log(`!!! pg${v} is NOT available, its tests are SKIPPED: ${why} !!!`);
+}
+const testsStarted = performance.now();
+// Interrupted (Ctrl-C, a CI timeout): stop and remove the clusters started here before leaving.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    log(`${signal}: stopping the servers this run started`);
+    await Promise.allSettled([server?.stop(), matrix?.stop()]);
+    Deno.exit(130);
+  });
+}
 const child = new Deno.Command(Deno.execPath(), {
   args: ["test", "--allow-all", "--parallel", ...args],
   env,
@@ -49,7 +112,9 @@ for await (const chunk of child.stdout) {
   await Deno.stdout.write(chunk);
 }
 const status = await child.status;
+const testSeconds = (performance.now() - testsStarted) / 1000;
 await server?.stop();
+await matrix?.stop();
 
 const summary =
   /(ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?(?: \| (\d+) ignored)?/
@@ -69,5 +134,42 @@ if (require && (ignored > 0 || postgresRan === 0)) {
   code = code || 1;
 }
 log(`PostgreSQL tests passed: ${postgresRan}`);
+if (matrixWanted || givenMatrix) {
+  const counts = MATRIX_VERSIONS.map((v) => {
+    const ok = (text.match(new RegExp(`\\[pg${v}\\] \\.\\.\\. ok`, "g")) ?? []).length;
+    const bad = (text.match(new RegExp(`\\[pg${v}\\] \\.\\.\\. FAILED`, "g")) ?? []).length;
+    return { v, ok, bad, ran: matrixVersions.includes(v) };
+  });
+  log(
+    `version matrix: ${
+      counts.map((c) => c.ran ? `pg${c.v} ${c.ok} passed${c.bad ? ` ${c.bad} failed` : ""}` : `pg${c.v} SKIPPED`).join(
+        ", ",
+      )
+    } (tests took ${testSeconds.toFixed(0)} s)`,
+  );
+  const absent = counts.filter((c) => !c.ran || c.ok + c.bad === 0);
+  if (requireMatrix && matrixWanted && absent.length) {
+    log(`TIDE_REQUIRE_MATRIX=1 but ${absent.map((c) => `pg${c.v}`).join(", ")} did not run`);
+    code = code || 1;
+  }
+}
+// The oracle round trips (tests/oracle/): objects restored exactly, known gaps, failures, per database.
+const oracle = new Map<string, { exact: number; gaps: number; failed: number }>();
+for (const line of text.split("\n")) {
+  const m = /oracle .*?( \(known gap\))? \[(\w+)\] \.\.\. (ok|FAILED)/.exec(line);
+  if (!m) continue;
+  const count = oracle.get(m[2]!) ?? { exact: 0, gaps: 0, failed: 0 };
+  if (m[3] === "FAILED") count.failed++;
+  else if (m[1]) count.gaps++;
+  else count.exact++;
+  oracle.set(m[2]!, count);
+}
+if (oracle.size) {
+  log(
+    `oracle round trips, restored exactly / known gaps / failed: ${
+      [...oracle].map(([tag, c]) => `${tag} ${c.exact}/${c.gaps}/${c.failed}`).join(", ")
+    }`,
+  );
+}
 console.log(`${passed} passed, ${failed} failed${ignored ? `, ${ignored} skipped` : ""}`);
 Deno.exit(code);

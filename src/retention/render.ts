@@ -6,6 +6,7 @@
  * @module
  */
 
+import { allInbound } from "../catalog/mod.ts";
 import type {
   Capture,
   ColumnDropCapture,
@@ -48,8 +49,13 @@ function dropConstraint(c: ConstraintCapture): string {
   return `ALTER TABLE ${c.table} DROP CONSTRAINT ${quoteIdent(c.name)}`;
 }
 
-function addConstraint(c: ConstraintCapture): string {
-  return `ALTER TABLE ${c.table} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`;
+function addConstraint(c: ConstraintCapture): string[] {
+  return [
+    `ALTER TABLE ${c.table} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`,
+    ...(c.comment === null
+      ? []
+      : [`COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${c.table} IS ${quoteLiteral(c.comment)}`]),
+  ];
 }
 
 const KEYWORD = { table: "TABLE", index: "INDEX", sequence: "SEQUENCE" } as const;
@@ -64,7 +70,8 @@ export function moveTableAside(capture: TableCapture, r: RetainedTable): string[
   const tables = r.relations.filter((m) => m.kind === "table");
   return [
     ...ensureRetainedSchema(),
-    ...capture.inbound.map(dropConstraint),
+    // Foreign keys pointing at the table or at any partition below it.
+    ...allInbound(capture).map(dropConstraint),
     ...r.publications.map((p) => `ALTER PUBLICATION ${quoteIdent(p.publication)} DROP TABLE ${p.table}`),
     ...(r.partitionOf ? [`ALTER TABLE ${r.partitionOf.parent} DETACH PARTITION ${capture.table}`] : []),
     // Unique names before the move: two held tables may both have had a "band_pkey".
@@ -113,7 +120,7 @@ export function rejoin(capture: TableCapture, r: RetainedTable, inbound = true):
         p.columns ? ` (${p.columns.map(quoteIdent).join(", ")})` : ""
       }${p.where ? ` WHERE (${p.where})` : ""}`
     ),
-    ...(inbound ? capture.inbound.map(addConstraint) : []),
+    ...(inbound ? allInbound(capture).flatMap(addConstraint) : []),
   ];
 }
 
@@ -230,12 +237,14 @@ export function retainedBackwards(
   capture: Capture | undefined,
   recreate: (t: TableCapture) => string[],
   readd: (c: ColumnDropCapture) => string[],
-): Omit<RetainedRendering, "destroys" | "retains"> | undefined {
+): (Omit<RetainedRendering, "destroys" | "retains"> & { readonly structureOnly: boolean }) | undefined {
   if (op.kind === "dropTable" && capture?.kind === "table" && capture.retained?.kind === "table") {
     const r = capture.retained;
     if (r.purgedAt !== undefined) {
       return {
-        steps: sql([...recreate(capture), ...rejoin(capture, r, false)]),
+        // The catalog's re-creation re-attaches a partition and restores publication membership itself.
+        steps: sql(recreate(capture)),
+        structureOnly: true,
         notes: [
           `rows of table "${op.table}" are not restored: its retained copy was purged (${r.purgedAt}); only its structure comes back`,
         ],
@@ -243,6 +252,7 @@ export function retainedBackwards(
     }
     return {
       steps: sql(moveTableBack(capture, r)),
+      structureOnly: false,
       notes: [`table "${op.table}" comes back with its rows from ${heldName(r.name)}: the very same table`],
     };
   }
@@ -251,6 +261,7 @@ export function retainedBackwards(
     if (r.purgedAt !== undefined) {
       return {
         steps: sql(readd(capture)),
+        structureOnly: true,
         notes: [
           `values of column "${op.table}.${op.column}" are not restored: their retained copy was purged (${r.purgedAt})`,
         ],
@@ -258,6 +269,8 @@ export function retainedBackwards(
     }
     return {
       steps: sql(restoreColumnValues(capture, r, readd)),
+      // A re-added column is re-created: what re-creating cannot restore (its position) applies.
+      structureOnly: true,
       notes: [
         `values of column "${op.table}.${op.column}" come back by ${r.keySource} (${r.key.join(", ")}) from ${
           heldName(r.name)
