@@ -143,8 +143,11 @@ export function restoreColumnValues(
   const c = capture.column;
   // NOT NULL without a default cannot be added to a table with rows: add it nullable, restore
   // the values, then set NOT NULL (rows inserted since have none: that fails, as it should).
-  const late = c.notNull && c.default === null && c.generated === null && c.identity === "";
-  const statements = readd(late ? { ...capture, column: { ...c, notNull: false } } : capture);
+  // PG 18 keeps the NOT NULL as a named constraint: it comes back under its name.
+  const nn = c.notNullConstraint ?? null;
+  const late = c.notNull && (nn === null || nn.valid) && c.default === null && c.generated === null &&
+    c.identity === "";
+  const statements = readd(late ? { ...capture, column: { ...c, notNull: false, notNullConstraint: null } } : capture);
   const column = quoteIdent(c.name);
   const alter = `ALTER TABLE ${capture.table} ALTER COLUMN ${column}`;
   const match = r.key.map((k) => `tide_row.${quoteIdent(k)} = tide_kept.${quoteIdent(k)}`).join(" AND ");
@@ -155,7 +158,15 @@ export function restoreColumnValues(
       heldName(r.name)
     } AS tide_kept WHERE ${match}`,
     ...(c.identity === "a" ? [`${alter} SET GENERATED ALWAYS`] : []),
-    ...(late ? [`${alter} SET NOT NULL`] : []),
+    ...(late
+      ? [
+        nn
+          ? `ALTER TABLE ${capture.table} ADD CONSTRAINT ${quoteIdent(nn.name)} NOT NULL ${column}${
+            nn.noInherit ? " NO INHERIT" : ""
+          }`
+          : `${alter} SET NOT NULL`,
+      ]
+      : []),
     // The re-created sequence continues where the dropped one was.
     ...(r.sequencePositions ?? []).map((p) =>
       `SELECT setval(${quoteLiteral(p.name)}, ${p.lastValue}, ${p.isCalled ? "true" : "false"})`
