@@ -32,11 +32,13 @@ export interface ProjectConfig {
   readonly migrationTable: string;
   /** Refuse any plan that loses data (`forbidDataLoss`). @default false */
   readonly forbidDataLoss: boolean;
+  /** Retain what `dropTable`/`dropColumn` drop unless they say `{ retain: false }` (issue 15). @default false */
+  readonly retainDropped: boolean;
   /** Apps in "sorted app names" order: dependencies first, ties by name. */
   readonly apps: readonly AppConfig[];
 }
 
-const TOP_KEYS = new Set(["$schema", "database", "migrationTable", "apps", "forbidDataLoss"]);
+const TOP_KEYS = new Set(["$schema", "database", "migrationTable", "apps", "forbidDataLoss", "retainDropped"]);
 const APP_KEYS = new Set(["migrations", "dependsOn"]);
 
 /**
@@ -88,6 +90,10 @@ async function validateConfig(raw: unknown, file: string): Promise<ProjectConfig
   if (forbid !== undefined && typeof forbid !== "boolean") {
     throw new ConfigError(`"forbidDataLoss" must be true or false ${where}`);
   }
+  const retainDropped = raw.retainDropped;
+  if (retainDropped !== undefined && typeof retainDropped !== "boolean") {
+    throw new ConfigError(`"retainDropped" must be true or false ${where}`);
+  }
   if (!isRecord(raw.apps) || Object.keys(raw.apps).length === 0) {
     throw new ConfigError(`Missing "apps" ${where}: add at least one app with a "migrations" folder`);
   }
@@ -102,6 +108,7 @@ async function validateConfig(raw: unknown, file: string): Promise<ProjectConfig
     database,
     migrationTable,
     forbidDataLoss: forbid ?? false,
+    retainDropped: retainDropped ?? false,
     apps: sortApps(apps, where),
   };
 }

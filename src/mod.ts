@@ -24,6 +24,9 @@ export {
 export type { MigrationStatus } from "./engine/commands.ts";
 export type { MigrationOutcome, MigrationOutcomeStatus } from "./engine/run.ts";
 export { type MigrationContext, type MigrationDb, MigrationManager } from "./migration/manager.ts";
+export type { RetainOptions } from "./migration/manager.ts";
+export type { RetainedEntry } from "./engine/retained.ts";
+export type { RetainedFinding } from "./retention/preflight.ts";
 export type { ColumnChanges, IndexOptions, RawStep } from "./migration/operations.ts";
 export type { MigrationModule } from "./loader/load.ts";
 export type { AppConfig, ProjectConfig } from "./config.ts";

@@ -33,6 +33,7 @@ import { attachIndex, createIndex, type IndexCapture, indexesSql, indexExtras, i
 import { createOwnedSequences, type SequenceCapture, sequenceExtras, sequencesSql } from "./sequence.ts";
 import { renderStatistics, type StatisticsCapture, statisticsSql } from "./statistics.ts";
 import { CAPTURE_FORMAT } from "./table.ts";
+import type { RetainedColumn, RetentionRefusal } from "../retention/model.ts";
 
 /** What one partition loses with the column: its own constraints and indexes on it. */
 export interface PartitionColumnCapture {
@@ -61,6 +62,8 @@ export interface ColumnDropCapture {
   readonly replicaIndex?: string | null;
   /** Partitions (all levels, parents first) and what they lose. */
   readonly partitions?: readonly PartitionColumnCapture[];
+  /** retention (issue 15): where the values are held, or why they could not be. */
+  readonly retained?: RetainedColumn | RetentionRefusal;
 }
 
 const INVOLVES_INDEX = (attnum: string) =>

@@ -34,6 +34,7 @@ import { foreignGrantors, renderGrants } from "./grant.ts";
 import { createIndex, type IndexCapture, indexesSql, indexExtras } from "./index.ts";
 import { tableParts } from "./registry.ts";
 import { createOwnedSequences, type SequenceCapture, sequenceExtras, sequencesSql } from "./sequence.ts";
+import type { RetainedTable, RetentionRefusal } from "../retention/model.ts";
 
 /** The shape version of captures written by this tide; absent in captures of tide 0.1. */
 export const CAPTURE_FORMAT = 2;
@@ -83,6 +84,8 @@ export interface TableCapture {
   readonly clusterOn?: string | null;
   /** Objects captured by table parts (triggers, policies, partitions, …), by part key. */
   readonly parts?: Readonly<Record<string, unknown>>;
+  /** retention (issue 15): where the table is held, when it was retained rather than dropped. */
+  readonly retained?: RetainedTable | RetentionRefusal;
 }
 
 function tableSql(ctx: CatalogContext): string {

@@ -120,6 +120,26 @@ export const COMMANDS: readonly CommandSpec[] = [
     arguments: [{ name: "app", required: false, description: "only this app" }],
     options: [],
   },
+  // retention (issue 15)
+  {
+    name: "retained",
+    description: "List what retained drops hold: app, migration, object, rows, size, since.",
+    arguments: [{ name: "app", required: false, description: "only this app" }],
+    options: [],
+  },
+  {
+    name: "purge",
+    description: "Drop retained objects for good (all, an app's, a migration's, or older than a duration).",
+    arguments: [
+      { name: "app", required: false, description: "only this app (or a MIGRATION_ID alone)" },
+      { name: "migration_id", required: false, description: "only what this migration retained" },
+    ],
+    options: [
+      { long: "auto-agree", short: "y", description: "do not ask for confirmation" },
+      { long: "older-than", value: "duration", description: "only what was retained longer ago, e.g. 30d, 12h, 2w" },
+      LOCK_TIMEOUT,
+    ],
+  },
   {
     name: "new",
     description: "Write a new migration module from the template, with a fresh ID.",
@@ -191,7 +211,11 @@ export function parseArgs(argv: readonly string[]): Parsed {
   }
   if (seen.some((s) => s.spec.long === "help")) return { kind: "help", text: help(command) };
   if (seen.some((s) => s.spec.long === "version")) return { kind: "version" };
-  if (!command) throw new UsageError("Missing command: use backwards, forwards, verify, check or new (tide --help)");
+  if (!command) {
+    throw new UsageError(
+      "Missing command: use backwards, forwards, verify, check, new, retained or purge (tide --help)",
+    );
+  }
   const required = command.arguments.filter((a) => a.required);
   if (positionals.length < required.length) {
     throw new UsageError(`missing required argument '${required[positionals.length]!.name}'`);

@@ -42,6 +42,15 @@ export async function main(args: readonly string[], io: Io): Promise<number> {
         const { check } = await import("./check.ts");
         return await check(io, first, options as GlobalOptions);
       }
+      // retention (issue 15)
+      case "retained": {
+        const { retainedCommand } = await import("./retained.ts");
+        return await retainedCommand(io, first, options as GlobalOptions);
+      }
+      case "purge": {
+        const { purgeCommand } = await import("./retained.ts");
+        return await purgeCommand(io, first, second, options as import("./retained.ts").PurgeOptions);
+      }
       default: {
         const { newMigration } = await import("./new.ts");
         return await newMigration(io, first!, options as GlobalOptions & { desc?: string });

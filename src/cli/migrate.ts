@@ -18,6 +18,8 @@ import type { Io } from "./io.ts";
 import { confirm } from "./prompt.ts";
 import { planNotRestored } from "../engine/plan.ts";
 import { dataLossLines, notRestoredLines, outcomeLine, planLines, runJson, summary } from "./render.ts";
+import { measureRetention, type RetainedFinding } from "../retention/preflight.ts";
+import { retainedLines } from "./retained.ts";
 
 /** Options of `backwards` and `forwards`, as `parseArgs` hands them over. */
 export interface MigrateOptions extends GlobalOptions {
@@ -65,11 +67,15 @@ export async function migrate(
     for (const notice of plan.notices) io.err(`warning: ${notice}\n`);
     if (plan.migrations.length === 0) return nothingToDo(io, direction, plan, options);
     // The preflight: what would be destroyed, measured before anything runs or is asked.
-    const dataLoss = options.fake ? [] : await measureDataLoss(session.db, plan);
+    const measured = options.fake ? [] : await measureDataLoss(session.db, plan);
+    // retention (issue 15): what the plan retains (not lost), and retained drops that cannot retain.
+    const retention = options.fake ? { retained: [], lost: [] } : await measureRetention(session.db, plan);
+    const dataLoss = [...measured, ...retention.lost];
+    const retained = retention.retained;
     if (dataLoss.length > 0 && (options.forbidDataLoss || session.config.forbidDataLoss)) {
       return refuseDataLoss(io, dataLoss, options);
     }
-    if (options.preview) return await preview(io, session, plan, options, safety, dataLoss);
+    if (options.preview) return await preview(io, session, plan, options, safety, dataLoss, retained);
     if (direction === "backwards" && !options.autoAgree) {
       const declined = await ask(io, plan, dataLoss);
       if (declined !== undefined) return declined(options, dataLoss);
@@ -79,7 +85,8 @@ export async function migrate(
       const lost = notRestoredLines(plan.migrations);
       if (lost.length > 0) io.err(`${lost.join("\n")}\n`);
     }
-    return await run(io, session, plan, options, lockTimeoutMs, safety, dataLoss);
+    if (retained.length > 0) io.err(`${retainedLines(retained).join("\n")}\n`);
+    return await run(io, session, plan, options, lockTimeoutMs, safety, dataLoss, retained);
   } finally {
     await session.close();
   }
@@ -121,6 +128,7 @@ async function preview(
   options: MigrateOptions,
   safety: DdlSafety,
   dataLoss: readonly DataLoss[],
+  retained: readonly RetainedFinding[],
 ): Promise<number> {
   const previews = await previewPlan(session.db, session.history, plan, { fake: options.fake ?? false, safety });
   // Where the script cannot match the run, say so on stderr too (not only in a comment).
@@ -141,6 +149,7 @@ async function preview(
         })),
         dataLoss,
         planNotRestored(plan.migrations),
+        retained,
       ),
     );
   } else {
@@ -148,10 +157,17 @@ async function preview(
     io.err(
       `Preview: would ${verb} ${plan.migrations.length} migration(s) on ${session.databaseLabel}; nothing is changed\n`,
     );
-    io.out(previewScript(session.history, plan.direction, previews, [
-      `tide ${plan.direction} preview: ${plan.migrations.length} migration(s) of ${plan.apps.join(", ")}`,
-      `database: ${session.databaseLabel}`,
-    ], dataLoss));
+    io.out(previewScript(
+      session.history,
+      plan.direction,
+      previews,
+      [
+        `tide ${plan.direction} preview: ${plan.migrations.length} migration(s) of ${plan.apps.join(", ")}`,
+        `database: ${session.databaseLabel}`,
+      ],
+      dataLoss,
+      retained,
+    ));
   }
   return 0;
 }
@@ -185,6 +201,7 @@ async function run(
   lockTimeoutMs: number,
   safety: DdlSafety,
   dataLoss: readonly DataLoss[],
+  retained: readonly RetainedFinding[],
 ): Promise<number> {
   const started = performance.now();
   const cleaned: string[] = [];
@@ -209,7 +226,10 @@ async function run(
   const verb = plan.direction === "backwards" ? "Reversed" : options.fake ? "Faked" : "Applied";
   const message = failure ? failure.message : summary(result, verb, performance.now() - started);
   if (options.json) {
-    printJson(io, runJson(result.success, message, result.outcomes, dataLoss, planNotRestored(plan.migrations)));
+    printJson(
+      io,
+      runJson(result.success, message, result.outcomes, dataLoss, planNotRestored(plan.migrations), retained),
+    );
   } else if (failure) io.err(`Error: ${failure.message}\n`);
   else io.out(`${message}\n`);
   return result.success ? 0 : 1;

@@ -8,6 +8,7 @@ import type { MigrationStatus } from "../engine/commands.ts";
 import type { DataLoss } from "../engine/data_loss.ts";
 import type { PlannedMigration } from "../engine/plan.ts";
 import type { MigrationOutcome, RunResult } from "../engine/run.ts";
+import type { RetainedFinding } from "../retention/preflight.ts";
 
 /** The JSON document of `forwards`/`backwards --json` (SPEC 4). */
 export interface RunJson {
@@ -26,6 +27,8 @@ export interface RunJson {
   dataLoss?: DataLoss[];
   /** What the reversals cannot restore, when there is anything. */
   notRestored?: { migration: string; object: string; what: string }[];
+  /** retention (issue 15): what the plan retains, restorable by backwards, when anything. */
+  retained?: { migration: string; object: string; rows: number; bytes: number; estimated: boolean }[];
 }
 
 /**
@@ -38,6 +41,7 @@ export function runJson(
   outcomes: readonly MigrationOutcome[],
   dataLoss: readonly DataLoss[] = [],
   notRestored: readonly { migration: string; object: string; what: string }[] = [],
+  retained: readonly RetainedFinding[] = [],
 ): RunJson {
   return {
     success,
@@ -53,6 +57,7 @@ export function runJson(
     })),
     ...(dataLoss.length > 0 ? { dataLoss: [...dataLoss] } : {}),
     ...(notRestored.length > 0 ? { notRestored: [...notRestored] } : {}),
+    ...(retained.length > 0 ? { retained: [...retained] } : {}),
   };
 }
 

@@ -12,7 +12,7 @@ import {
   canPlanFromHistory,
   type Plan,
   planBackwardsMigration,
-  planForwardsMigration,
+  planForwardsMigrationWith,
   planFromHistory,
 } from "./plan.ts";
 import { type DdlSafety, type RunHooks, runPlan, type RunResult } from "./run.ts";
@@ -146,8 +146,10 @@ export async function planForwards(session: Session, request: PlanRequest): Prom
   const migrations = await Promise.all(picked.map(async ({ app, id }) => {
     const migration = await session.source(app).get(id);
     if (!migration) throw new PlanError(`Migration ${id} of app ${app} disappeared while planning`);
-    return await planForwardsMigration(migration);
+    return await planForwardsMigrationWith(migration, { retainDropped: session.config.retainDropped }); // retention (issue 15)
   }));
+  // retention (issue 15): e.g. a retain that a hand-written backwards cannot honour.
+  notices.push(...migrations.flatMap((m) => m.warnings.map((w) => `${m.app} ${m.id}: ${w}`)));
   return { direction: "forwards", apps, migrations, notices, reselect: async () => (await select()).map(keyOf) };
 }
 

@@ -10,6 +10,7 @@ import { type LoadedMigration, recordOperations } from "../loader/load.ts";
 import type { Operation } from "../migration/operations.ts";
 import { type NotRestored, renderBackwards, type RenderedOperation, renderForwards } from "../migration/render.ts";
 import type { HistoryRow } from "./history.ts";
+import { resolveRetain, withoutRetain } from "../retention/plan.ts";
 
 /** Which way a plan goes. */
 export type Direction = "forwards" | "backwards";
@@ -58,9 +59,27 @@ export interface Plan {
 }
 
 /** Plans one migration forwards. */
-export async function planForwardsMigration(migration: LoadedMigration): Promise<PlannedMigration> {
+export function planForwardsMigration(migration: LoadedMigration): Promise<PlannedMigration> {
+  return planForwardsMigrationWith(migration, {});
+}
+
+/**
+ * Plans one migration forwards with the project's defaults.
+ *
+ * @param defaults `retainDropped` of tide.json (retention, issue 15).
+ */
+export async function planForwardsMigrationWith(
+  migration: LoadedMigration,
+  defaults: { readonly retainDropped?: boolean },
+): Promise<PlannedMigration> {
   const manager = await recordOperations(migration, "forwards");
-  const operations = manager.operations.map((op, index) => ({
+  // retention (issue 15): decide each drop's `retain` now; it is stored with the operations.
+  const resolved = resolveRetain(
+    manager.operations,
+    defaults.retainDropped ?? false,
+    migration.module.backwards !== undefined,
+  );
+  const operations = resolved.operations.map((op, index) => ({
     op,
     direction: "forwards" as const,
     rendered: renderForwards(op, index),
@@ -75,7 +94,7 @@ export async function planForwardsMigration(migration: LoadedMigration): Promise
     history: undefined,
     source: "operations",
     operations,
-    warnings: [],
+    warnings: resolved.warnings,
   });
 }
 
@@ -145,7 +164,7 @@ export async function planBackwardsMigration(
       ...base,
       source: "hand-written",
       warnings,
-      operations: manager.operations.map((op, index) => ({
+      operations: withoutRetain(manager.operations).map((op, index) => ({
         op,
         direction: "forwards" as const,
         rendered: { ...renderForwards(op, index), source: "hand-written" as const },

@@ -11,6 +11,7 @@ import { type Capture, CAPTURING_KINDS } from "../migration/operations.ts";
 import { renderForwards } from "../migration/render.ts";
 import type { DataLoss } from "./data_loss.ts";
 import type { History } from "./history.ts";
+import { withRetention } from "../retention/capture.ts";
 import type { Plan, PlannedMigration } from "./plan.ts";
 import { type DdlSafety, DEFAULT_DDL_SAFETY, safetyStatements, storedReversal } from "./run.ts";
 
@@ -47,7 +48,15 @@ export async function previewPlan(
       for (const unit of m.operations) {
         let rendered = unit.rendered;
         if (unit.direction === "forwards" && unit.op !== undefined && CAPTURING_KINDS.has(unit.op.kind)) {
-          const capture = await captureFor(db, unit.op);
+          let capture = await captureFor(db, unit.op);
+          // retention (issue 15): as the run captures it.
+          if (m.direction === "forwards") {
+            capture = await withRetention(db, unit.op, capture, {
+              app: m.app,
+              migration: m.id,
+              index: rendered.index,
+            });
+          }
           if (capture !== undefined) captures[String(rendered.index)] = capture;
           // A preview runs nothing, so an object that an earlier step of the plan creates is
           // not in the catalog yet: the real run captures it, this script's history row
@@ -91,6 +100,7 @@ export function previewScript(
   previews: readonly PreviewedMigration[],
   header: readonly string[],
   dataLoss: readonly DataLoss[] = [],
+  retained: readonly { migration: string; object: string; rows: number; bytes: number; estimated: boolean }[] = [],
 ): string {
   const lines = header.map((h) => `-- ${h}`);
   if (direction === "forwards") {
@@ -108,6 +118,14 @@ export function previewScript(
         `-- data loss: ${f.object}: ${f.rows}${f.estimated ? " (estimate)" : ""}${
           f.detail ? ` — ${oneLine(f.detail)}` : ""
         }`,
+      );
+    }
+    // retention (issue 15)
+    for (const r of retained.filter((r) => r.migration === `${m.app} ${m.id}`)) {
+      lines.push(
+        `-- retained: ${r.object}: ${r.rows}${
+          r.estimated ? " (estimate)" : ""
+        } row(s), ${r.bytes} bytes, held in tide_retained until tide purge; backwards restores it`,
       );
     }
     if (!p.transactional) lines.push("-- runs outside a transaction: a CONCURRENTLY step cannot run inside one");

@@ -11,6 +11,7 @@ import { type Capture, CAPTURING_KINDS, type Operation } from "../migration/oper
 import { quoteIdent, splitName } from "../migration/quote.ts";
 import { renderBackwards, renderForwards, type Step } from "../migration/render.ts";
 import { History, type StoredReversal } from "./history.ts";
+import { withRetention } from "../retention/capture.ts";
 import type { Plan, PlannedMigration } from "./plan.ts";
 
 /** What happened to one migration. */
@@ -280,7 +281,15 @@ async function migrationBody(
       if (unit.direction === "forwards" && unit.op !== undefined && CAPTURING_KINDS.has(unit.op.kind)) {
         // The capture must see what earlier statements of this migration did.
         await batch.flush();
-        const capture = await captureFor(q, unit.op);
+        let capture = await captureFor(q, unit.op);
+        // retention (issue 15): where a retained drop's data goes, stored with the capture.
+        if (m.direction === "forwards") {
+          capture = await withRetention(q, unit.op, capture, {
+            app: m.app,
+            migration: m.id,
+            index: unit.rendered.index,
+          });
+        }
         if (capture !== undefined) captures[String(unit.rendered.index)] = capture;
         steps = renderForwards(unit.op, unit.rendered.index, capture).steps;
       }

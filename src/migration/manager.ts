@@ -53,10 +53,14 @@ export class MigrationManager {
     return this.#record({ kind: "addTable", table, columns: { ...columns } });
   }
 
-  /** Drops a table; backwards re-creates its structure as it was (not its rows). */
-  dropTable(table: string): this {
+  /**
+   * Drops a table; backwards re-creates its structure as it was (not its rows). With
+   * `{ retain: true }` (or `"retainDropped": true` in tide.json) the table is moved aside
+   * instead, rows and all, and backwards puts the very same table back.
+   */
+  dropTable(table: string, options: RetainOptions = {}): this {
     name("dropTable", "table", table);
-    return this.#record({ kind: "dropTable", table });
+    return this.#record({ kind: "dropTable", table, ...retainOf("dropTable", options) });
   }
 
   /** Renames a table (`to` may keep or omit the schema of `from`); backwards renames it back. */
@@ -78,11 +82,15 @@ export class MigrationManager {
     return this.#record({ kind: "addColumn", table, column, definition });
   }
 
-  /** Drops a column; backwards re-adds it as it was (not its values). */
-  dropColumn(table: string, column: string): this {
+  /**
+   * Drops a column; backwards re-adds it as it was (not its values). With `{ retain: true }`
+   * (or `"retainDropped": true` in tide.json) its values are kept by key and backwards puts
+   * them back.
+   */
+  dropColumn(table: string, column: string, options: RetainOptions = {}): this {
     name("dropColumn", "table", table);
     name("dropColumn", "column", column);
-    return this.#record({ kind: "dropColumn", table, column });
+    return this.#record({ kind: "dropColumn", table, column, ...retainOf("dropColumn", options) });
   }
 
   /** Renames a column; backwards renames it back. */
@@ -160,6 +168,22 @@ export class MigrationManager {
     this.#operations.push(operation);
     return this;
   }
+}
+
+/** Options of `dropTable` and `dropColumn` (retention, issue 15). */
+export interface RetainOptions {
+  /** Keep what is dropped until `tide purge`, for backwards to restore; overrides `retainDropped`. */
+  readonly retain?: boolean;
+}
+
+function retainOf(method: string, options: RetainOptions): { retain?: boolean } {
+  if (typeof options !== "object" || options === null) throw new TypeError(`${method}(): options must be an object`);
+  for (const key of Object.keys(options)) {
+    if (key !== "retain") throw new TypeError(`${method}(): unknown option "${key}"`);
+  }
+  if (options.retain === undefined) return {};
+  if (typeof options.retain !== "boolean") throw new TypeError(`${method}(): "retain" must be true or false`);
+  return { retain: options.retain };
 }
 
 function name(method: string, what: string, value: unknown): void {

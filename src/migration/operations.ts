@@ -34,10 +34,11 @@ export interface IndexOptions {
 /** One operation recorded by a migration's `forwards()`. */
 export type Operation =
   | { readonly kind: "addTable"; readonly table: string; readonly columns: Readonly<Record<string, string>> }
-  | { readonly kind: "dropTable"; readonly table: string }
+  // retention (issue 15): `retain` true keeps the table (moved aside) for backwards; undefined follows tide.json.
+  | { readonly kind: "dropTable"; readonly table: string; readonly retain?: boolean }
   | { readonly kind: "renameTable"; readonly from: string; readonly to: string }
   | { readonly kind: "addColumn"; readonly table: string; readonly column: string; readonly definition: string }
-  | { readonly kind: "dropColumn"; readonly table: string; readonly column: string }
+  | { readonly kind: "dropColumn"; readonly table: string; readonly column: string; readonly retain?: boolean }
   | { readonly kind: "renameColumn"; readonly table: string; readonly from: string; readonly to: string }
   | { readonly kind: "alterColumn"; readonly table: string; readonly column: string; readonly changes: ColumnChanges }
   | {

@@ -21,6 +21,7 @@ import {
 } from "../catalog/mod.ts";
 import type { Operation } from "./operations.ts";
 import { quoteIdent, quoteName, splitName } from "./quote.ts";
+import { notRetainedNote, retainedBackwards, retainedForwards } from "../retention/render.ts";
 
 export { readdColumn, recreateTable };
 export type { NotRestored };
@@ -60,6 +61,8 @@ export interface RenderedOperation {
    */
   readonly notRestored?: readonly NotRestored[];
   readonly destroys: readonly DataTarget[];
+  /** retention (issue 15): data the step drops but keeps, for backwards to restore. */
+  readonly retains?: readonly DataTarget[];
 }
 
 /** What every rendering of an operation starts from. */
@@ -124,6 +127,11 @@ function rawStep(step: unknown, label: string): Step {
  */
 export function renderForwards(op: Operation, index: number, capture?: Capture): RenderedOperation {
   const base = baseOf(op, index);
+  // retention (issue 15): a retained drop moves the object aside instead.
+  const retained = retainedForwards(op, capture);
+  if (retained) return { ...base, ...retained, notes: [...retained.notes] };
+  const refused = notRetainedNote(op, capture);
+  if (refused) base.notes.push(refused);
   switch (op.kind) {
     case "addTable": {
       const columns = Object.entries(op.columns).map(([c, def]) => `${quoteIdent(c)} ${def}`);
@@ -160,9 +168,10 @@ export function renderForwards(op: Operation, index: number, capture?: Capture):
         destroys: [{ kind: "column", table: op.table, column: op.column }],
         notes: trap
           ? [
+            ...base.notes,
             `"${op.table}.${op.column}" is NOT NULL without a default: reversing this re-adds it and fails while the table has rows (add a default first, or a hand-written backwards)`,
           ]
-          : [],
+          : base.notes,
       };
     }
     case "renameColumn":
@@ -227,6 +236,16 @@ export function renderBackwards(
     steps: [],
     irreversible: `${what} was not captured when it ran forwards (was the migration applied with --fake?)`,
   });
+  // retention (issue 15): a retained drop comes back from where it is held.
+  const retained = retainedBackwards(op, capture, recreateTable, readdColumn);
+  if (retained) {
+    return {
+      ...base,
+      steps: retained.steps,
+      notes: [...retained.notes],
+      ...(retained.structureOnly && capture ? { notRestored: notRestoredOf(capture) } : {}),
+    };
+  }
   switch (op.kind) {
     case "addTable":
       return {
