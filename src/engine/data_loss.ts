@@ -158,10 +158,12 @@ async function measureMany(
       empty: boolean | null;
       has_column: boolean;
       null_frac: number | null;
+      citus: boolean;
     }
   >(
     `select t.i::int as i, c.oid is not null as found, c.reltuples::float8 as rows,
             case when c.oid is not null then pg_relation_size(c.oid) = 0 end as empty,
+            to_regclass('pg_catalog.pg_dist_partition') is not null as citus,
             a.attnum is not null as has_column,
             (select s.null_frac::float8 from pg_stats s
               where s.schemaname = c.relnamespace::regnamespace::text and s.tablename = c.relname and s.attname = t.col) as null_frac
@@ -180,7 +182,10 @@ async function measureMany(
     const table = quoteName(target.table);
     const what = target.kind === "table" ? "count(*)" : `count(${quoteIdent((target as { column: string }).column)})`;
     // No page on disk: certainly no rows, nothing to count. -1 rows: never analysed, so count.
-    if (row.empty) {
+    // Citus: a distributed or reference table's shell on the coordinator has no pages and no
+    // statistics while its shards hold the rows, so on a Citus database count (count(*) on the
+    // coordinator fans out to the shards).
+    if (row.empty && !row.citus) {
       results[index] = { object: "", rows: 0, estimated: false };
     } else if (rows < exactBelow) {
       exact.push({ index, sql: `select ${index}::int as i, ${what}::float8 as n from ${table}` });

@@ -12,7 +12,7 @@ import { renderForwards } from "../migration/render.ts";
 import type { DataLoss } from "./data_loss.ts";
 import type { History } from "./history.ts";
 import type { Plan, PlannedMigration } from "./plan.ts";
-import { type DdlSafety, DEFAULT_DDL_SAFETY, safetyStatements, storedReversal } from "./run.ts";
+import { citusStatements, type DdlSafety, DEFAULT_DDL_SAFETY, safetyStatements, storedReversal } from "./run.ts";
 
 /** One migration of a preview: its statements as they would run. */
 export interface PreviewedMigration {
@@ -40,7 +40,10 @@ export async function previewPlan(
 ): Promise<PreviewedMigration[]> {
   const previews: PreviewedMigration[] = [];
   for (const m of plan.migrations) {
-    const statements: string[] = safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, m.transactional);
+    const statements: string[] = [
+      ...safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, m.transactional),
+      ...citusStatements(m),
+    ];
     const captures: Record<string, Capture> = {};
     const warnings: string[] = [];
     if (!options.fake) {

@@ -5,13 +5,14 @@
  * @module
  */
 
+import { distributesTables, SEQUENTIAL_MODE } from "../catalog/distribution.ts";
 import { type Database, type Queryable, StatementError } from "../db/database.ts";
 import { captureFor } from "../migration/capture.ts";
 import { type Capture, CAPTURING_KINDS, type Operation } from "../migration/operations.ts";
 import { quoteIdent, splitName } from "../migration/quote.ts";
 import { renderBackwards, renderForwards, type Step } from "../migration/render.ts";
 import { History, type StoredReversal } from "./history.ts";
-import type { Plan, PlannedMigration } from "./plan.ts";
+import { type Plan, type PlannedMigration, plannedStatements } from "./plan.ts";
 
 /** What happened to one migration. */
 export type MigrationOutcomeStatus = "applied" | "reversed" | "faked" | "previewed" | "failed" | "not-run";
@@ -75,6 +76,16 @@ export function safetyStatements(safety: DdlSafety, local: boolean): string[] {
     `${set} lock_timeout = '${Math.round(safety.lockTimeoutMs)}ms'`,
     ...(safety.statementTimeoutMs ? [`${set} statement_timeout = '${Math.round(safety.statementTimeoutMs)}ms'`] : []),
   ];
+}
+
+/**
+ * Citus: `SET LOCAL citus.multi_shard_modify_mode TO 'sequential'` for a migration whose
+ * transaction distributes tables (a reversal re-distributing a dropped table, or the user's own
+ * create_distributed_table): Citus refuses foreign keys to reference tables after a parallel
+ * multi-shard command in the same transaction otherwise. Outside a transaction it is not needed.
+ */
+export function citusStatements(m: PlannedMigration): string[] {
+  return m.transactional && distributesTables(plannedStatements(m)) ? [SEQUENTIAL_MODE] : [];
 }
 
 /** Options of {@linkcode runPlan}. */
@@ -184,6 +195,8 @@ async function runAtomic(db: Database, history: History, plan: Plan, options: Ru
       outcomes.length = 0;
       await db.transaction(async (tx) => {
         await tx.execute(safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, true));
+        // Citus: before any multi-shard command of the whole transaction.
+        if (plan.migrations.some((m) => citusStatements(m).length > 0)) await tx.execute([SEQUENTIAL_MODE]);
         for (const [index, m] of plan.migrations.entries()) {
           options.hooks?.onStart?.(m);
           started[index] = performance.now();
@@ -271,6 +284,7 @@ async function migrationBody(
   const batch = new Batch(q, executed);
   if (setLocal) {
     for (const sql of safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, true)) await batch.add({ sql });
+    for (const sql of citusStatements(m)) await batch.add({ sql });
   }
   const captures: Record<string, Capture> = {};
   const fake = options.fake ?? false;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { captureDistribution, CITUS_PRESENT } from "../catalog/distribution.ts";
 import type { Queryable } from "../db/database.ts";
 import type {
   AlterCapture,
@@ -90,7 +91,7 @@ async function resolveTable(db: Queryable, table: string): Promise<string | unde
 async function captureTable(db: Queryable, table: string): Promise<Capture | undefined> {
   const qualified = await resolveTable(db, table);
   if (qualified === undefined) return undefined;
-  const [columns, constraints, indexes, inbound, sequences, [comment]] = await Promise.all([
+  const [columns, constraints, indexes, inbound, sequences, [comment], [citus]] = await Promise.all([
     db.query<ColumnCapture>(`${COLUMNS} order by a.attnum`, [qualified]),
     db.query<ConstraintCapture>(`${CONSTRAINTS} and c.conrelid = to_regclass($1) order by c.contype = 'f', c.conname`, [
       qualified,
@@ -102,7 +103,10 @@ async function captureTable(db: Queryable, table: string): Promise<Capture | und
     ),
     db.query<SequenceCapture>(`${SEQUENCES} order by a.attnum`, [qualified]),
     db.query<{ comment: string | null }>(`select obj_description(to_regclass($1), 'pg_class') as comment`, [qualified]),
+    // Citus: whether the database has it, in the same round trip; its distribution only then.
+    db.query<{ citus: boolean }>(CITUS_PRESENT),
   ]);
+  const distribution = citus?.citus ? await captureDistribution(db, qualified) : undefined;
   return {
     kind: "table",
     table: qualified,
@@ -112,6 +116,7 @@ async function captureTable(db: Queryable, table: string): Promise<Capture | und
     inbound,
     sequences,
     comment: comment?.comment ?? null,
+    ...(distribution ? { distribution } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { DistributionCapture } from "../catalog/distribution.ts";
 import type { Queryable } from "../db/database.ts";
 
 /** A raw step: SQL text, or a function given the database handle of the running transaction. */
@@ -122,6 +123,8 @@ export interface TableCapture {
   readonly inbound: readonly ConstraintCapture[];
   readonly sequences: readonly SequenceCapture[];
   readonly comment: string | null;
+  /** Citus: how the coordinator distributed it (absent on a table Citus does not know). */
+  readonly distribution?: DistributionCapture;
 }
 
 /** What re-adding a dropped column needs. */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { distributeStatements, distributionNote, distributionProblem } from "../catalog/distribution.ts";
 import type { Queryable } from "../db/database.ts";
 import type {
   AlterCapture,
@@ -224,10 +225,17 @@ export function renderBackwards(
       };
     case "dropTable":
       if (capture?.kind !== "table") return missing(`The definition of table "${op.table}"`);
+      // Citus: a distribution tide cannot re-create is refused, never turned into a local table.
+      if (capture.distribution && distributionProblem(op.table, capture.distribution)) {
+        return { ...base, steps: [], irreversible: distributionProblem(op.table, capture.distribution)! };
+      }
       return {
         ...base,
         steps: sql(...recreateTable(capture)),
-        notes: [`rows of table "${op.table}" are not restored`],
+        notes: [
+          `rows of table "${op.table}" are not restored`,
+          ...(capture.distribution ? [distributionNote(op.table, capture.distribution)] : []),
+        ],
       };
     case "renameTable":
       return { ...base, steps: sql(renameTable(op.to, op.from)) };
@@ -373,6 +381,7 @@ function comments(
 
 /** Statements that re-create a dropped table's structure, in dependency order. */
 export function recreateTable(t: TableCapture): string[] {
+  if (t.distribution) return recreateDistributedTable(t);
   const elements = [
     ...t.columns.map((c) => columnDefinition(c, t.sequences)),
     ...t.constraints.map((c) => `CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`),
@@ -384,6 +393,32 @@ export function recreateTable(t: TableCapture): string[] {
     ...(t.comment === null ? [] : [`COMMENT ON TABLE ${t.table} IS ${quoteLiteral(t.comment)}`]),
     ...comments(t.table, t.columns, t.constraints, t.indexes),
     ...ownSequences(t.table, t.sequences),
+    ...t.inbound.map(addConstraint),
+  ];
+}
+
+/**
+ * Citus: the table as a local one without its foreign keys, then distributed again as it was,
+ * then its foreign keys (which need the colocation or the reference table) and those pointing
+ * in.
+ */
+function recreateDistributedTable(t: TableCapture): string[] {
+  const foreign = t.constraints.filter((c) => /^FOREIGN KEY/i.test(c.definition));
+  const own = t.constraints.filter((c) => !foreign.includes(c));
+  const elements = [
+    ...t.columns.map((c) => columnDefinition(c, t.sequences)),
+    ...own.map((c) => `CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`),
+  ];
+  return [
+    ...createOwnedSequences(t.sequences),
+    `CREATE TABLE ${t.table} (${elements.join(", ")})`,
+    ...t.indexes.map((i) => i.definition),
+    ...(t.comment === null ? [] : [`COMMENT ON TABLE ${t.table} IS ${quoteLiteral(t.comment)}`]),
+    ...comments(t.table, t.columns, own, t.indexes),
+    ...ownSequences(t.table, t.sequences),
+    ...distributeStatements(t.table, t.distribution!),
+    ...foreign.map(addConstraint),
+    ...comments(t.table, [], foreign, []),
     ...t.inbound.map(addConstraint),
   ];
 }

@@ -35,7 +35,26 @@ export async function createCitusDatabase(): Promise<CitusDatabase & { drop: () 
   const name = `tide_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
   const url = await cluster("createdb", name, String(port));
   const workerUrls = [port + 1, port + 2].map((p) => `postgres://postgres@127.0.0.1:${p}/${name}`);
-  return { url, workerUrls, name, drop: async () => void (await cluster("dropdb", name, String(port))) };
+  const drop = async () => {
+    // A worker may still hold a connection the coordinator cached (DROP DATABASE ... WITH (FORCE)
+    // is not forced there): end those, and try again a few times.
+    for (let attempt = 1;; attempt++) {
+      try {
+        await cluster("dropdb", name, String(port));
+        return;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        for (const w of workerUrls) {
+          await sqlAt(
+            w.replace(/\/[^/]*$/, "/postgres"),
+            `select pg_terminate_backend(pid) from pg_stat_activity where datname = '${name}'`,
+          ).catch(() => {});
+        }
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+  };
+  return { url, workerUrls, name, drop };
 }
 
 /** Registers `name [citus]`, run on a fresh distributed database; ignored without a cluster. */

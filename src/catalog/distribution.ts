@@ -1,0 +1,203 @@
+/**
+ * Citus distribution: what a table *is* on a Citus coordinator (distributed by a column,
+ * single-shard, reference, Citus-managed local), read from `pg_dist_partition`,
+ * `pg_dist_shard` and `pg_dist_colocation`, and the calls that make a re-created table that
+ * again. Distribution is not part of a table's DDL: without this a reversal gives back a plain
+ * local table on the coordinator.
+ *
+ * Everything here is a no-op on a database without the citus extension: the capture asks the
+ * catalog once whether `pg_dist_partition` exists, in the same round trip as the table's other
+ * queries.
+ *
+ * @module
+ */
+
+import type { Queryable } from "../db/database.ts";
+import { quoteLiteral } from "../migration/quote.ts";
+
+/** How Citus held a table when it was captured. */
+export interface DistributionCapture {
+  /**
+   * `distributed`: hash-distributed by `column`. `single-shard`: distributed without a column
+   * (one shard). `reference`: a copy on every node. `local`: a Citus-managed local table on
+   * the coordinator. `other`: a method tide cannot re-create (append, range).
+   */
+  readonly type: "distributed" | "single-shard" | "reference" | "local" | "other";
+  /** `pg_dist_partition.partmethod`: `h` hash, `n` none, `a` append, `r` range. */
+  readonly method: string;
+  /** The distribution column, or null. */
+  readonly column: string | null;
+  readonly shardCount: number;
+  /** `pg_dist_partition.repmodel`: `s` statement, `t` two-phase (reference), `c` streaming. */
+  readonly replicationModel: string;
+  /**
+   * Tables in the same colocation group then (quoted, schema-qualified): those linked to it by a
+   * foreign key first (the key needs the colocation), then by name.
+   */
+  readonly colocatedWith: readonly string[];
+  /** A local table Citus added to its metadata by itself (a foreign key to a reference table). */
+  readonly autoConverted: boolean;
+}
+
+/** Whether the database has the citus extension (its catalog exists). */
+export const CITUS_PRESENT = "select to_regclass('pg_catalog.pg_dist_partition') is not null as citus";
+
+const CAPTURE = `
+select p.partmethod::text as method,
+  case when p.partkey is not null then column_to_column_name(p.logicalrelid, p.partkey) end as column,
+  p.repmodel::text as "replicationModel", p.colocationid::int as colocation, coalesce(p.autoconverted, false) as "autoConverted",
+  (select count(*) from pg_dist_shard s where s.logicalrelid = p.logicalrelid)::int as "shardCount",
+  (select coalesce(json_agg(q.name order by not q.linked, q.name), '[]')::text from (
+     select format('%I.%I', n.nspname, c.relname) as name,
+            exists (select 1 from pg_constraint k where k.contype = 'f'
+                     and ((k.conrelid = p.logicalrelid and k.confrelid = o.logicalrelid)
+                       or (k.conrelid = o.logicalrelid and k.confrelid = p.logicalrelid))) as linked
+       from pg_dist_partition o join pg_class c on c.oid = o.logicalrelid join pg_namespace n on n.oid = c.relnamespace
+      where p.colocationid <> 0 and o.colocationid = p.colocationid and o.logicalrelid <> p.logicalrelid) q) as colocated
+from pg_dist_partition p where p.logicalrelid = to_regclass($1)`;
+
+/** Reads how Citus holds `table` (quoted, qualified); undefined for a table Citus does not know. */
+export async function captureDistribution(db: Queryable, table: string): Promise<DistributionCapture | undefined> {
+  const [row] = await db.query<{
+    method: string;
+    column: string | null;
+    replicationModel: string;
+    colocation: number;
+    autoConverted: boolean;
+    shardCount: number;
+    colocated: string;
+  }>(CAPTURE, [table]);
+  if (row === undefined) return undefined;
+  const column = row.column ?? null;
+  const type = row.method === "h"
+    ? "distributed"
+    : row.method !== "n"
+    ? "other"
+    : row.replicationModel === "t"
+    ? "reference"
+    : Number(row.colocation) === 0
+    ? "local"
+    : "single-shard";
+  return {
+    type,
+    method: row.method,
+    column,
+    shardCount: Number(row.shardCount),
+    replicationModel: row.replicationModel,
+    colocatedWith: JSON.parse(row.colocated) as string[],
+    autoConverted: Boolean(row.autoConverted),
+  };
+}
+
+/** Why a captured distribution cannot be re-created, or undefined when it can. */
+export function distributionProblem(table: string, d: DistributionCapture): string | undefined {
+  if (d.type !== "other") return undefined;
+  return `table ${table} was distributed by Citus' ${
+    d.method === "a" ? "append" : d.method === "r" ? "range" : `"${d.method}"`
+  } method, which tide cannot re-create: reverse it with a hand-written backwards`;
+}
+
+/**
+ * The statements that make a re-created table what it was: distributed again, colocated with
+ * the tables it was colocated with when those are still distributed (else in a new colocation
+ * group with the same shard count), a reference table, or a Citus-managed local table.
+ */
+export function distributeStatements(table: string, d: DistributionCapture): string[] {
+  const t = quoteLiteral(table);
+  switch (d.type) {
+    case "reference":
+      return [`SELECT create_reference_table(${t})`];
+    case "local":
+      // Re-adding its foreign key to a reference table converts it again, as it was made.
+      return d.autoConverted ? [] : [`SELECT citus_add_local_table_to_metadata(${t})`];
+    case "distributed":
+    case "single-shard": {
+      const column = d.column === null ? "NULL" : quoteLiteral(d.column);
+      const alone = `PERFORM create_distributed_table(${t}, ${column}${
+        d.type === "distributed" ? `, shard_count := ${d.shardCount}` : ""
+      }, colocate_with := 'none');`;
+      if (d.colocatedWith.length === 0) {
+        return [
+          `SELECT create_distributed_table(${t}, ${column}${
+            d.type === "distributed" ? `, shard_count := ${d.shardCount}` : ""
+          }, colocate_with := 'none')`,
+        ];
+      }
+      // Which of its old colocation partners is still distributed is known only when it runs:
+      // decide there, so that the run and the --preview script (psql) do the same.
+      const peers = d.colocatedWith.map((p) => `(${quoteLiteral(p)}, ${d.colocatedWith.indexOf(p)})`).join(", ");
+      return [
+        `DO $tide$ DECLARE peer text := (SELECT p.logicalrelid::regclass::text FROM (VALUES ${peers}) AS v(name, i) ` +
+        `JOIN pg_dist_partition p ON p.logicalrelid = to_regclass(v.name) WHERE p.colocationid <> 0 ORDER BY v.i LIMIT 1); ` +
+        `BEGIN IF peer IS NOT NULL THEN PERFORM create_distributed_table(${t}, ${column}, colocate_with := peer); ` +
+        `ELSE ${alone} END IF; END $tide$`,
+      ];
+    }
+    case "other":
+      return [];
+  }
+}
+
+/** What the plan says about re-distributing a table. */
+export function distributionNote(table: string, d: DistributionCapture): string {
+  switch (d.type) {
+    case "reference":
+      return `re-creates "${table}" as a Citus reference table (create_reference_table)`;
+    case "local":
+      return d.autoConverted
+        ? `"${table}" was a Citus-managed local table added by Citus itself: re-adding its foreign keys to reference tables adds it again`
+        : `re-adds "${table}" to Citus' metadata as a local table (citus_add_local_table_to_metadata)`;
+    case "other":
+      return distributionProblem(table, d)!;
+    default: {
+      const how = d.type === "distributed"
+        ? `by "${d.column}" (hash, ${d.shardCount} shards)`
+        : "as a single-shard table";
+      const where = d.colocatedWith.length === 0
+        ? `in a colocation group of its own, as it was`
+        : `colocated with ${d.colocatedWith.join(", ")} (the first of them still distributed when it runs), ` +
+          `else, when none is, in a new colocation group of ${d.shardCount} shard(s)`;
+      return `distributes "${table}" again ${how}, ${where}`;
+    }
+  }
+}
+
+/** Whether statements distribute tables (tide's or the user's), so Citus needs sequential mode. */
+export function distributesTables(statements: readonly string[]): boolean {
+  return statements.some((s) =>
+    /\b(create_distributed_table|create_reference_table|citus_add_local_table_to_metadata)\s*\(/i.test(s)
+  );
+}
+
+/**
+ * The statement that makes a migration's transaction use one connection per node. Citus refuses
+ * to re-add a foreign key to a reference table after a parallel multi-shard command (such as
+ * distributing a table) in the same transaction unless it is set first.
+ */
+export const SEQUENTIAL_MODE = "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'";
+
+/** Why a plan says the migration runs in sequential mode. */
+export const SEQUENTIAL_REASON =
+  "runs with SET LOCAL citus.multi_shard_modify_mode TO 'sequential': it distributes tables, and Citus needs one " +
+  "connection per node to re-add foreign keys in the same transaction";
+
+/**
+ * Which of `columns` ([quoted table, column] pairs) are distribution columns, by index: Citus
+ * refuses to drop them, and a reversal could not re-add one. Empty, after one query, on a
+ * database without Citus.
+ */
+export async function distributionColumns(
+  db: Queryable,
+  columns: readonly (readonly [table: string, column: string])[],
+): Promise<number[]> {
+  if (columns.length === 0) return [];
+  const [present] = await db.query<{ citus: boolean }>(CITUS_PRESENT);
+  if (!present?.citus) return [];
+  const rows = await db.query<{ i: number }>(
+    `select t.i::int as i from unnest($1::text[], $2::text[]) with ordinality as t(tbl, col, i)
+      join pg_dist_partition p on p.logicalrelid = to_regclass(t.tbl)
+     where p.partkey is not null and column_to_column_name(p.logicalrelid, p.partkey) = t.col order by 1`,
+    [columns.map((c) => c[0]), columns.map((c) => c[1])],
+  );
+  return rows.map((r) => Number(r.i) - 1);
+}
