@@ -162,24 +162,35 @@ export function distributionNote(table: string, d: DistributionCapture): string 
   }
 }
 
-/** Whether statements distribute tables (tide's or the user's), so Citus needs sequential mode. */
-export function distributesTables(statements: readonly string[]): boolean {
-  return statements.some((s) =>
-    /\b(create_distributed_table|create_reference_table|citus_add_local_table_to_metadata)\s*\(/i.test(s)
-  );
-}
-
 /**
  * The statement that makes a migration's transaction use one connection per node. Citus refuses
- * to re-add a foreign key to a reference table after a parallel multi-shard command (such as
- * distributing a table) in the same transaction unless it is set first.
+ * many sequences in one transaction otherwise: a foreign key to a reference table after a
+ * parallel multi-shard command (distributing a table, an UPDATE of a distributed table, DDL on
+ * one), which is what reversals and ordinary migrations do.
  */
 export const SEQUENTIAL_MODE = "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'";
 
-/** Why a plan says the migration runs in sequential mode. */
-export const SEQUENTIAL_REASON =
-  "runs with SET LOCAL citus.multi_shard_modify_mode TO 'sequential': it distributes tables, and Citus needs one " +
-  "connection per node to re-add foreign keys in the same transaction";
+/** What the plan says about sequential mode on a Citus database. */
+export const SEQUENTIAL_NOTICE =
+  "this database runs Citus: each migration's transaction runs with SET LOCAL citus.multi_shard_modify_mode TO " +
+  "'sequential' (one connection per node), without which Citus refuses foreign keys to reference tables after a " +
+  "multi-shard command in the same transaction; steps with concurrently: true run outside it, in parallel";
+
+const known = new WeakMap<object, Promise<boolean>>();
+
+/**
+ * Whether the database has Citus, asked once per open database (PGlite never has it). Pass the
+ * session's database, not a transaction handle, for the answer to be kept.
+ */
+export function isCitus(db: Queryable & { readonly kind?: string }): Promise<boolean> {
+  if (db.kind === "pglite") return Promise.resolve(false);
+  let answer = known.get(db);
+  if (answer === undefined) {
+    answer = db.query<{ citus: boolean }>(CITUS_PRESENT).then(([row]) => Boolean(row?.citus));
+    known.set(db, answer);
+  }
+  return answer;
+}
 
 /**
  * Which of `columns` ([quoted table, column] pairs) are distribution columns, by index: Citus
@@ -190,9 +201,7 @@ export async function distributionColumns(
   db: Queryable,
   columns: readonly (readonly [table: string, column: string])[],
 ): Promise<number[]> {
-  if (columns.length === 0) return [];
-  const [present] = await db.query<{ citus: boolean }>(CITUS_PRESENT);
-  if (!present?.citus) return [];
+  if (columns.length === 0 || !(await isCitus(db))) return [];
   const rows = await db.query<{ i: number }>(
     `select t.i::int as i from unnest($1::text[], $2::text[]) with ordinality as t(tbl, col, i)
       join pg_dist_partition p on p.logicalrelid = to_regclass(t.tbl)

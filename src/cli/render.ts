@@ -7,8 +7,7 @@
 import type { MigrationStatus } from "../engine/commands.ts";
 import type { DataLoss } from "../engine/data_loss.ts";
 import type { PlannedMigration } from "../engine/plan.ts";
-import { citusStatements, type MigrationOutcome, type RunResult } from "../engine/run.ts";
-import { SEQUENTIAL_REASON } from "../catalog/distribution.ts";
+import type { MigrationOutcome, RunResult } from "../engine/run.ts";
 
 /** The JSON document of `forwards`/`backwards --json` (SPEC 4). */
 export interface RunJson {
@@ -76,7 +75,6 @@ export function planLines(migrations: readonly PlannedMigration[]): string[] {
       }
     }
     if (!m.transactional) lines.push("      runs outside a transaction (CONCURRENTLY)");
-    if (citusStatements(m).length > 0) lines.push(`      ${SEQUENTIAL_REASON}`);
     for (const w of m.warnings) lines.push(`      warning: ${w}`);
   }
   return lines;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { distributionColumns } from "../catalog/distribution.ts";
+import { distributionColumns, isCitus, SEQUENTIAL_NOTICE } from "../catalog/distribution.ts";
 import { PlanError, RunError } from "../errors.ts";
 import { quoteName } from "../migration/quote.ts";
 import { LockTimeoutError } from "../db/database.ts";
@@ -105,7 +105,10 @@ export async function planBackwards(session: Session, request: PlanRequest): Pro
     direction: "backwards",
     apps,
     migrations,
-    notices: migrations.flatMap((m) => m.warnings.map((w) => `${m.app} ${m.id}: ${w}`)),
+    notices: [
+      ...migrations.flatMap((m) => m.warnings.map((w) => `${m.app} ${m.id}: ${w}`)),
+      ...(await citusNotices(session, migrations)),
+    ],
     reselect: async () => (await select()).map(keyOf),
   };
 }
@@ -153,7 +156,13 @@ export async function planForwards(session: Session, request: PlanRequest): Prom
     return await planForwardsMigration(migration);
   }));
   await refuseDistributionColumnDrops(session, migrations);
+  notices.push(...(await citusNotices(session, migrations)));
   return { direction: "forwards", apps, migrations, notices, reselect: async () => (await select()).map(keyOf) };
+}
+
+/** Citus: the plan says that its migrations run in sequential mode. */
+async function citusNotices(session: Session, migrations: readonly PlannedMigration[]): Promise<string[]> {
+  return migrations.some((m) => m.transactional) && await isCitus(session.db) ? [SEQUENTIAL_NOTICE] : [];
 }
 
 /**

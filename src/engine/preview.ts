@@ -6,6 +6,7 @@
  */
 
 import type { Queryable } from "../db/database.ts";
+import { isCitus } from "../catalog/distribution.ts";
 import { captureFor } from "../migration/capture.ts";
 import { type Capture, CAPTURING_KINDS } from "../migration/operations.ts";
 import { renderForwards } from "../migration/render.ts";
@@ -33,16 +34,17 @@ export interface PreviewedMigration {
  * what the catalog says now (read only), as the run would capture it.
  */
 export async function previewPlan(
-  db: Queryable,
+  db: Queryable & { readonly kind?: string },
   history: History,
   plan: Plan,
   options: { fake?: boolean; safety?: DdlSafety } = {},
 ): Promise<PreviewedMigration[]> {
   const previews: PreviewedMigration[] = [];
+  const citus = await isCitus(db);
   for (const m of plan.migrations) {
     const statements: string[] = [
       ...safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, m.transactional),
-      ...citusStatements(m),
+      ...citusStatements(m, citus),
     ];
     const captures: Record<string, Capture> = {};
     const warnings: string[] = [];

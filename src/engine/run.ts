@@ -5,14 +5,14 @@
  * @module
  */
 
-import { distributesTables, SEQUENTIAL_MODE } from "../catalog/distribution.ts";
+import { isCitus, SEQUENTIAL_MODE } from "../catalog/distribution.ts";
 import { type Database, type Queryable, StatementError } from "../db/database.ts";
 import { captureFor } from "../migration/capture.ts";
 import { type Capture, CAPTURING_KINDS, type Operation } from "../migration/operations.ts";
 import { quoteIdent, splitName } from "../migration/quote.ts";
 import { renderBackwards, renderForwards, type Step } from "../migration/render.ts";
 import { History, type StoredReversal } from "./history.ts";
-import { type Plan, type PlannedMigration, plannedStatements } from "./plan.ts";
+import type { Plan, PlannedMigration } from "./plan.ts";
 
 /** What happened to one migration. */
 export type MigrationOutcomeStatus = "applied" | "reversed" | "faked" | "previewed" | "failed" | "not-run";
@@ -79,13 +79,12 @@ export function safetyStatements(safety: DdlSafety, local: boolean): string[] {
 }
 
 /**
- * Citus: `SET LOCAL citus.multi_shard_modify_mode TO 'sequential'` for a migration whose
- * transaction distributes tables (a reversal re-distributing a dropped table, or the user's own
- * create_distributed_table): Citus refuses foreign keys to reference tables after a parallel
- * multi-shard command in the same transaction otherwise. Outside a transaction it is not needed.
+ * Citus: `SET LOCAL citus.multi_shard_modify_mode TO 'sequential'` in each migration's
+ * transaction on a Citus database (see SEQUENTIAL_MODE for why). Outside a transaction
+ * (CONCURRENTLY) it is neither possible nor needed.
  */
-export function citusStatements(m: PlannedMigration): string[] {
-  return m.transactional && distributesTables(plannedStatements(m)) ? [SEQUENTIAL_MODE] : [];
+export function citusStatements(m: PlannedMigration, citus: boolean): string[] {
+  return citus && m.transactional ? [SEQUENTIAL_MODE] : [];
 }
 
 /** Options of {@linkcode runPlan}. */
@@ -102,6 +101,8 @@ export interface RunOptions {
   readonly atomic?: boolean;
   /** Pause before retry `attempt` (from 1), in ms; tests shorten it. */
   readonly retryPause?: (attempt: number) => number;
+  /** Set by runPlan: the database runs Citus. */
+  readonly citus?: boolean;
 }
 
 /** The pause before a retry: exponential from 100 ms, jittered by ±50% so runs spread out. */
@@ -119,6 +120,8 @@ export async function runPlan(
   plan: Plan,
   options: RunOptions = {},
 ): Promise<RunResult> {
+  // Citus: known once per session; every migration's transaction then runs in sequential mode.
+  options = { ...options, citus: await isCitus(db) };
   if (options.atomic) return await runAtomic(db, history, plan, options);
   const outcomes: MigrationOutcome[] = [];
   let failed = false;
@@ -196,7 +199,7 @@ async function runAtomic(db: Database, history: History, plan: Plan, options: Ru
       await db.transaction(async (tx) => {
         await tx.execute(safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, true));
         // Citus: before any multi-shard command of the whole transaction.
-        if (plan.migrations.some((m) => citusStatements(m).length > 0)) await tx.execute([SEQUENTIAL_MODE]);
+        if (options.citus) await tx.execute([SEQUENTIAL_MODE]);
         for (const [index, m] of plan.migrations.entries()) {
           options.hooks?.onStart?.(m);
           started[index] = performance.now();
@@ -284,7 +287,7 @@ async function migrationBody(
   const batch = new Batch(q, executed);
   if (setLocal) {
     for (const sql of safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, true)) await batch.add({ sql });
-    for (const sql of citusStatements(m)) await batch.add({ sql });
+    for (const sql of citusStatements(m, options.citus ?? false)) await batch.add({ sql });
   }
   const captures: Record<string, Capture> = {};
   const fake = options.fake ?? false;
