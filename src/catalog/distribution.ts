@@ -5,15 +5,20 @@
  * again. Distribution is not part of a table's DDL: without this a reversal gives back a plain
  * local table on the coordinator.
  *
- * Everything here is a no-op on a database without the citus extension: the capture asks the
- * catalog once whether `pg_dist_partition` exists, in the same round trip as the table's other
- * queries.
+ * Everything here is a no-op on a database without the citus extension: whether
+ * `pg_dist_partition` exists comes with the catalog context (readContext, the same round trip as
+ * the server's version). A table part (part.ts): stored under `TableCapture.parts.distribution`,
+ * rendered in its own phase after CREATE TABLE and before the foreign keys, which need the
+ * colocation or the reference table.
  *
  * @module
  */
 
 import type { Queryable } from "../db/database.ts";
 import { quoteLiteral } from "../migration/quote.ts";
+import { at, Phase } from "./context.ts";
+import type { TablePart } from "./part.ts";
+import type { TableCapture } from "./table.ts";
 
 /** How Citus held a table when it was captured. */
 export interface DistributionCapture {
@@ -37,6 +42,27 @@ export interface DistributionCapture {
   readonly colocatedWith: readonly string[];
   /** A local table Citus added to its metadata by itself (a foreign key to a reference table). */
   readonly autoConverted: boolean;
+}
+
+/**
+ * The table part: captured only on a Citus database, for tables Citus knows; re-created after
+ * the table, before its constraints. A partition is distributed with its parent by Citus itself.
+ */
+export const distribution: TablePart<DistributionCapture> = {
+  key: "distribution",
+  capture: (db, ctx, table) => (ctx.citus ? captureDistribution(db, table) : Promise.resolve(undefined)),
+  render: (d, t) => (t.partitionOf ? [] : at(Phase.distribution, ...distributeStatements(t.table, d))),
+};
+
+/** The distribution a table capture holds, if any. */
+export function distributionOf(t: TableCapture): DistributionCapture | undefined {
+  return t.parts?.distribution as DistributionCapture | undefined;
+}
+
+/** What the plan says about a dropped table's distribution; empty for a table Citus did not know. */
+export function distributionNotes(t: TableCapture, table: string): string[] {
+  const d = distributionOf(t);
+  return d === undefined || t.partitionOf ? [] : [distributionNote(table, d)];
 }
 
 /** Whether the database has the citus extension (its catalog exists). */

@@ -66,19 +66,21 @@ export async function openCitusScratch(admin: Database, url: string, name: strin
   const opened: Database[] = [];
   let scratch: Database | undefined;
   const workerHomes: Database[] = [];
+  // Dropped node by node, workers first, without Citus' propagation of DROP DATABASE (not forced
+  // on the workers, where connections the coordinator cached make it fail, and not atomic).
+  const dropStatements = [
+    "SET citus.enable_create_database_propagation TO off",
+    `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`,
+    "RESET citus.enable_create_database_propagation",
+  ];
   const cleanUp = async () => {
     await scratch?.close().catch(() => {});
     for (const db of opened) await db.close().catch(() => {});
-    // Connections Citus cached on the workers would make DROP DATABASE fail there.
     for (const w of workerHomes) {
-      await w.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1", [name])
-        .catch(() => {});
-    }
-    await admin.execute([`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`]).catch(() => {});
-    for (const w of workerHomes) {
-      await w.execute([`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`]).catch(() => {});
+      await w.execute(dropStatements).catch(() => {});
       await w.close().catch(() => {});
     }
+    await admin.execute(dropStatements).catch(() => {});
   };
   let step = `create database ${name} on the coordinator`;
   try {

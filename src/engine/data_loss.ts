@@ -40,7 +40,7 @@ export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLo
   // Walk the plan in order to know each object's name now; then measure tables and columns
   // with two queries whatever the plan's size, and the rare casts and raw deletes one by one.
   const names = new Renames();
-  const targets: { migration: string; label: string; target: DataTarget; seq: number }[] = [];
+  const targets: Target[] = [];
   const single: Promise<(DataLoss & { seq: number }) | undefined>[] = [];
   let seq = 0;
   for (const m of plan.migrations) {
@@ -69,11 +69,21 @@ export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLo
       }
     }
   }
+  targets.push(...(await partitionTargets(db, targets)));
   const measured = await measureMany(db, targets.map((t) => t.target), exactBelow);
   const findings = targets.map((
     t,
     i,
-  ) => (measured[i] ? { migration: t.migration, ...measured[i]!, object: t.label, seq: t.seq } : undefined));
+  ) => (measured[i]
+    ? {
+      migration: t.migration,
+      ...measured[i]!,
+      object: t.label,
+      seq: t.seq,
+      ...(t.detail ? { detail: t.detail } : {}),
+    }
+    : undefined)
+  );
   findings.push(...(await Promise.all(single)));
   // In the order the plan's steps run.
   return findings
@@ -83,6 +93,42 @@ export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLo
 }
 
 type Finding = Omit<DataLoss, "migration">;
+
+interface Target {
+  readonly migration: string;
+  readonly label: string;
+  readonly target: DataTarget;
+  readonly seq: number;
+  readonly detail?: string;
+}
+
+/**
+ * Dropping a partitioned table drops its partitions: each leaf partition of a dropped table
+ * becomes a finding of its own (the parent itself holds no rows), in one query.
+ */
+async function partitionTargets(db: Queryable, targets: readonly Target[]): Promise<Target[]> {
+  const tables = targets.filter((t) => t.target.kind === "table");
+  if (tables.length === 0) return [];
+  const rows = await db.query<{ i: number; part: string }>(
+    `select t.i::int as i, n.nspname || '.' || c.relname as part
+       from unnest($1::text[]) with ordinality as t(tbl, i)
+       cross join lateral pg_partition_tree(to_regclass(t.tbl)) pt
+       join pg_class c on c.oid = pt.relid join pg_namespace n on n.oid = c.relnamespace
+      where pt.isleaf and pt.level > 0
+      order by t.i, pt.level, c.relname`,
+    [tables.map((t) => quoteName(t.target.table))],
+  );
+  return rows.map((r) => {
+    const parent = tables[Number(r.i) - 1]!;
+    return {
+      migration: parent.migration,
+      label: `table ${r.part}`,
+      target: { kind: "table", table: r.part },
+      seq: parent.seq,
+      detail: `partition of ${parent.target.table}, dropped with it`,
+    };
+  });
+}
 
 function objectName(t: DataTarget): string {
   return t.kind === "table" ? `table ${t.table}` : `${t.kind === "column" ? "column" : "cast"} ${t.table}.${t.column}`;
@@ -158,11 +204,17 @@ async function measureMany(
       empty: boolean | null;
       has_column: boolean;
       null_frac: number | null;
+      relkind: string | null;
       citus: boolean;
     }
   >(
-    `select t.i::int as i, c.oid is not null as found, c.reltuples::float8 as rows,
-            case when c.oid is not null then pg_relation_size(c.oid) = 0 end as empty,
+    `select t.i::int as i, c.oid is not null as found, c.relkind::text as relkind,
+            case when c.relkind = 'p' then (select case when bool_or(l.reltuples < 0) then -1 else sum(l.reltuples) end
+                from pg_partition_tree(c.oid) pt join pg_class l on l.oid = pt.relid where pt.isleaf)
+              else c.reltuples end::float8 as rows,
+            case when c.relkind = 'p' then not exists (select 1 from pg_partition_tree(c.oid) pt
+                   where pt.isleaf and pg_relation_size(pt.relid) > 0)
+                 when c.oid is not null then pg_relation_size(c.oid) = 0 end as empty,
             to_regclass('pg_catalog.pg_dist_partition') is not null as citus,
             a.attnum is not null as has_column,
             (select s.null_frac::float8 from pg_stats s
@@ -185,7 +237,8 @@ async function measureMany(
     // Citus: a distributed or reference table's shell on the coordinator has no pages and no
     // statistics while its shards hold the rows, so on a Citus database count (count(*) on the
     // coordinator fans out to the shards).
-    if (row.empty && !row.citus) {
+    // A partitioned table holds no rows itself: its partitions are findings of their own.
+    if ((row.empty && !row.citus) || (target.kind === "table" && row.relkind === "p")) {
       results[index] = { object: "", rows: 0, estimated: false };
     } else if (rows < exactBelow) {
       exact.push({ index, sql: `select ${index}::int as i, ${what}::float8 as n from ${table}` });

@@ -6,20 +6,23 @@
  * @module
  */
 
-import { distributeStatements, distributionNote, distributionProblem } from "../catalog/distribution.ts";
+import { distributionNotes, distributionOf, distributionProblem } from "../catalog/distribution.ts";
 import type { Queryable } from "../db/database.ts";
-import type {
-  AlterCapture,
-  Capture,
-  ColumnCapture,
-  ColumnDropCapture,
-  ConstraintCapture,
-  IndexCapture,
-  Operation,
-  SequenceCapture,
-  TableCapture,
-} from "./operations.ts";
-import { quoteIdent, quoteLiteral, quoteName, splitName } from "./quote.ts";
+import {
+  allInbound,
+  type Capture,
+  dropConstraint,
+  droppedWith,
+  notRestoredOf,
+  readdColumn,
+  recreateIndex,
+  recreateTable,
+  restoreColumn,
+} from "../catalog/mod.ts";
+import type { Operation } from "./operations.ts";
+import { quoteIdent, quoteName, splitName } from "./quote.ts";
+
+export { readdColumn, recreateTable };
 
 /** One thing to run: a SQL statement, or a raw function step. */
 export type Step =
@@ -50,6 +53,11 @@ export interface RenderedOperation {
   readonly irreversible?: string;
   /** Things the user should know, e.g. that rows are not restored. */
   readonly notes: readonly string[];
+  /**
+   * What the reversal cannot restore (backwards, from its capture): e.g. a re-added column's
+   * position. Shown in the plan, the prompt, `--preview`, `--json` and `verify`.
+   */
+  readonly notRestored?: readonly string[];
   readonly destroys: readonly DataTarget[];
 }
 
@@ -121,11 +129,13 @@ export function renderForwards(op: Operation, index: number, capture?: Capture):
       return { ...base, steps: sql(`CREATE TABLE ${quoteName(op.table)} (${columns.join(", ")})`) };
     }
     case "dropTable": {
-      const inbound = capture?.kind === "table" ? capture.inbound : [];
+      const inbound = capture?.kind === "table" ? allInbound(capture) : [];
+      const along = capture?.kind === "table" ? droppedWith(capture) : [];
       return {
         ...base,
         steps: sql(...inbound.map(dropConstraint), `DROP TABLE ${quoteName(op.table)}`),
         destroys: [{ kind: "table", table: op.table }],
+        notes: along.length ? [`drops the partitions of "${op.table}" with it: ${along.join(", ")}`] : [],
       };
     }
     case "renameTable":
@@ -223,20 +233,24 @@ export function renderBackwards(
         steps: sql(`DROP TABLE ${quoteName(op.table)}`),
         destroys: [{ kind: "table", table: op.table }],
       };
-    case "dropTable":
+    case "dropTable": {
       if (capture?.kind !== "table") return missing(`The definition of table "${op.table}"`);
       // Citus: a distribution tide cannot re-create is refused, never turned into a local table.
-      if (capture.distribution && distributionProblem(op.table, capture.distribution)) {
-        return { ...base, steps: [], irreversible: distributionProblem(op.table, capture.distribution)! };
-      }
+      const distribution = distributionOf(capture);
+      const problem = distribution && distributionProblem(op.table, distribution);
+      if (problem) return { ...base, steps: [], irreversible: problem };
       return {
         ...base,
         steps: sql(...recreateTable(capture)),
         notes: [
           `rows of table "${op.table}" are not restored`,
-          ...(capture.distribution ? [distributionNote(op.table, capture.distribution)] : []),
+          ...(droppedWith(capture).length ? [`nor those of its partitions ${droppedWith(capture).join(", ")}`] : []),
+          ...sequenceNote(capture.sequences.map((s) => s.name)),
+          ...distributionNotes(capture, op.table),
         ],
+        notRestored: notRestoredOf(capture),
       };
+    }
     case "renameTable":
       return { ...base, steps: sql(renameTable(op.to, op.from)) };
     case "addColumn":
@@ -250,7 +264,11 @@ export function renderBackwards(
       return {
         ...base,
         steps: sql(...readdColumn(capture)),
-        notes: [`values of column "${op.table}.${op.column}" are not restored`],
+        notes: [
+          `values of column "${op.table}.${op.column}" are not restored`,
+          ...sequenceNote(capture.sequences.map((s) => s.name)),
+        ],
+        notRestored: notRestoredOf(capture),
       };
     case "renameColumn":
       return { ...base, steps: sql(renameColumn(op.table, op.to, op.from)) };
@@ -274,13 +292,10 @@ export function renderBackwards(
     }
     case "dropIndex": {
       if (capture?.kind !== "index") return missing(`The definition of index "${op.name}"`);
-      const definition = op.concurrently
-        ? capture.index.definition.replace(/^CREATE (UNIQUE )?INDEX /, "CREATE $1INDEX CONCURRENTLY ")
-        : capture.index.definition;
       return {
         ...base,
         transactional: !op.concurrently,
-        steps: sql(definition, ...commentOnIndex(capture.index)),
+        steps: sql(...recreateIndex(capture, op.concurrently)),
       };
     }
     case "raw":
@@ -316,140 +331,7 @@ function renameColumn(table: string, from: string, to: string): string {
   return `ALTER TABLE ${quoteName(table)} RENAME COLUMN ${quoteIdent(from)} TO ${quoteIdent(to)}`;
 }
 
-function dropConstraint(c: ConstraintCapture): string {
-  return `ALTER TABLE ${c.table} DROP CONSTRAINT ${quoteIdent(c.name)}`;
-}
-
-function addConstraint(c: ConstraintCapture): string {
-  return `ALTER TABLE ${c.table} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`;
-}
-
-function sequenceOptions(s: SequenceCapture): string {
-  return `START WITH ${s.start} INCREMENT BY ${s.increment} MINVALUE ${s.min} MAXVALUE ${s.max} ` +
-    `CACHE ${s.cache} ${s.cycle ? "CYCLE" : "NO CYCLE"}`;
-}
-
-/** Sequences a serial column owns must exist before the column's default names them. */
-function createOwnedSequences(sequences: readonly SequenceCapture[]): string[] {
-  return sequences.filter((s) => s.dependency === "a").map((s) =>
-    `CREATE SEQUENCE ${s.name} AS ${s.type} ${sequenceOptions(s)}`
-  );
-}
-
-function ownSequences(table: string, sequences: readonly SequenceCapture[]): string[] {
-  return sequences.filter((s) => s.dependency === "a").map((s) =>
-    `ALTER SEQUENCE ${s.name} OWNED BY ${table}.${quoteIdent(s.column)}`
-  );
-}
-
-function columnDefinition(c: ColumnCapture, sequences: readonly SequenceCapture[]): string {
-  let sql = `${quoteIdent(c.name)} ${c.type}`;
-  if (c.collation) sql += ` COLLATE ${c.collation}`;
-  if (c.generated !== null) {
-    sql += ` GENERATED ALWAYS AS (${c.generated}) STORED`;
-  } else if (c.identity === "a" || c.identity === "d") {
-    const seq = sequences.find((s) => s.column === c.name && s.dependency === "i");
-    sql += ` GENERATED ${c.identity === "a" ? "ALWAYS" : "BY DEFAULT"} AS IDENTITY`;
-    if (seq) sql += ` (SEQUENCE NAME ${seq.name} ${sequenceOptions(seq)})`;
-  } else if (c.default !== null) {
-    sql += ` DEFAULT ${c.default}`;
-  }
-  if (c.notNull) sql += " NOT NULL";
-  return sql;
-}
-
-function commentOnIndex(index: IndexCapture): string[] {
-  return index.comment === null ? [] : [`COMMENT ON INDEX ${index.name} IS ${quoteLiteral(index.comment)}`];
-}
-
-function comments(
-  table: string,
-  columns: readonly ColumnCapture[],
-  constraints: readonly ConstraintCapture[],
-  indexes: readonly IndexCapture[],
-): string[] {
-  return [
-    ...columns.filter((c) => c.comment !== null).map((c) =>
-      `COMMENT ON COLUMN ${table}.${quoteIdent(c.name)} IS ${quoteLiteral(c.comment!)}`
-    ),
-    ...constraints.filter((c) => c.comment !== null).map((c) =>
-      `COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${c.table} IS ${quoteLiteral(c.comment!)}`
-    ),
-    ...indexes.flatMap(commentOnIndex),
-  ];
-}
-
-/** Statements that re-create a dropped table's structure, in dependency order. */
-export function recreateTable(t: TableCapture): string[] {
-  if (t.distribution) return recreateDistributedTable(t);
-  const elements = [
-    ...t.columns.map((c) => columnDefinition(c, t.sequences)),
-    ...t.constraints.map((c) => `CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`),
-  ];
-  return [
-    ...createOwnedSequences(t.sequences),
-    `CREATE TABLE ${t.table} (${elements.join(", ")})`,
-    ...t.indexes.map((i) => i.definition),
-    ...(t.comment === null ? [] : [`COMMENT ON TABLE ${t.table} IS ${quoteLiteral(t.comment)}`]),
-    ...comments(t.table, t.columns, t.constraints, t.indexes),
-    ...ownSequences(t.table, t.sequences),
-    ...t.inbound.map(addConstraint),
-  ];
-}
-
-/**
- * Citus: the table as a local one without its foreign keys, then distributed again as it was,
- * then its foreign keys (which need the colocation or the reference table) and those pointing
- * in.
- */
-function recreateDistributedTable(t: TableCapture): string[] {
-  const foreign = t.constraints.filter((c) => /^FOREIGN KEY/i.test(c.definition));
-  const own = t.constraints.filter((c) => !foreign.includes(c));
-  const elements = [
-    ...t.columns.map((c) => columnDefinition(c, t.sequences)),
-    ...own.map((c) => `CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`),
-  ];
-  return [
-    ...createOwnedSequences(t.sequences),
-    `CREATE TABLE ${t.table} (${elements.join(", ")})`,
-    ...t.indexes.map((i) => i.definition),
-    ...(t.comment === null ? [] : [`COMMENT ON TABLE ${t.table} IS ${quoteLiteral(t.comment)}`]),
-    ...comments(t.table, t.columns, own, t.indexes),
-    ...ownSequences(t.table, t.sequences),
-    ...distributeStatements(t.table, t.distribution!),
-    ...foreign.map(addConstraint),
-    ...comments(t.table, [], foreign, []),
-    ...t.inbound.map(addConstraint),
-  ];
-}
-
-/** Statements that re-add a dropped column with what Postgres dropped along with it. */
-export function readdColumn(c: ColumnDropCapture): string[] {
-  return [
-    ...createOwnedSequences(c.sequences),
-    `ALTER TABLE ${c.table} ADD COLUMN ${columnDefinition(c.column, c.sequences)}`,
-    ...c.constraints.map(addConstraint),
-    ...c.indexes.map((i) => i.definition),
-    ...comments(c.table, [c.column], c.constraints, c.indexes),
-    ...ownSequences(c.table, c.sequences),
-    ...c.inbound.map(addConstraint),
-  ];
-}
-
-function restoreColumn(
-  table: string,
-  column: string,
-  changes: { type?: string; nullable?: boolean; default?: string | null },
-  before: AlterCapture,
-): string[] {
-  const alter = `ALTER TABLE ${quoteName(table)} ALTER COLUMN ${quoteIdent(column)}`;
-  const statements: string[] = [];
-  const typeChanged = changes.type !== undefined;
-  const defaultTouched = typeChanged || "default" in changes;
-  // The current default may not cast back to the old type: drop it before changing the type.
-  if (defaultTouched) statements.push(`${alter} DROP DEFAULT`);
-  if (typeChanged) statements.push(`${alter} TYPE ${before.type} USING ${quoteIdent(column)}::${before.type}`);
-  if (changes.nullable !== undefined) statements.push(`${alter} ${before.notNull ? "SET" : "DROP"} NOT NULL`);
-  if (defaultTouched && before.default !== null) statements.push(`${alter} SET DEFAULT ${before.default}`);
-  return statements;
+/** Re-created sequences start again: their position is data, like rows. */
+function sequenceNote(names: readonly string[]): string[] {
+  return names.length ? [`sequence(s) ${names.join(", ")} start again from their START value`] : [];
 }

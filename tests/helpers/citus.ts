@@ -35,23 +35,15 @@ export async function createCitusDatabase(): Promise<CitusDatabase & { drop: () 
   const name = `tide_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
   const url = await cluster("createdb", name, String(port));
   const workerUrls = [port + 1, port + 2].map((p) => `postgres://postgres@127.0.0.1:${p}/${name}`);
+  // Dropped node by node, workers first, without Citus' propagation: a propagated DROP DATABASE
+  // is not forced on the workers (a connection the coordinator cached there makes it fail) and
+  // not atomic (it may drop it on one worker and fail on the other).
   const drop = async () => {
-    // A worker may still hold a connection the coordinator cached (DROP DATABASE ... WITH (FORCE)
-    // is not forced there): end those, and try again a few times.
-    for (let attempt = 1;; attempt++) {
-      try {
-        await cluster("dropdb", name, String(port));
-        return;
-      } catch (error) {
-        if (attempt >= 5) throw error;
-        for (const w of workerUrls) {
-          await sqlAt(
-            w.replace(/\/[^/]*$/, "/postgres"),
-            `select pg_terminate_backend(pid) from pg_stat_activity where datname = '${name}'`,
-          ).catch(() => {});
-        }
-        await new Promise((r) => setTimeout(r, 200 * attempt));
-      }
+    for (const node of [...workerUrls, url]) {
+      await withSql(node.replace(/\/[^/]*$/, "/postgres"), async (sql) => {
+        await sql.unsafe("set citus.enable_create_database_propagation to off");
+        await sql.unsafe(`drop database if exists "${name}" with (force)`);
+      });
     }
   };
   return { url, workerUrls, name, drop };

@@ -73,7 +73,7 @@ Deno.test("renderBackwards() of raw steps: backwards, addRawBackwards cover, or 
   assertEquals(sqlOf(renderBackwards(rawWith!, 1, undefined).steps), ["delete 2"]);
 });
 
-Deno.test("recreateTable() orders sequences, table, indexes, comments, ownership, inbound keys", () => {
+Deno.test("recreateTable() orders sequences, table, indexes, sequence ownership, comments, inbound keys", () => {
   const capture: TableCapture = {
     kind: "table",
     table: "public.band",
@@ -129,9 +129,10 @@ Deno.test("recreateTable() orders sequences, table, indexes, comments, ownership
     "CREATE SEQUENCE public.band_id_seq AS integer START WITH 1 INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 CACHE 1 NO CYCLE",
     `CREATE TABLE public.band ("id" integer DEFAULT nextval('band_id_seq'::regclass) NOT NULL, "name" text COLLATE "pg_catalog"."C", CONSTRAINT "band_pkey" PRIMARY KEY (id))`,
     "CREATE INDEX band_name_idx ON public.band USING btree (name)",
+    // OWNED BY before the owner changes, so that the sequence follows the table's owner.
+    `ALTER SEQUENCE public.band_id_seq OWNED BY public.band."id"`,
     "COMMENT ON TABLE public.band IS 'Bands'",
     `COMMENT ON COLUMN public.band."id" IS 'key'`,
-    `ALTER SEQUENCE public.band_id_seq OWNED BY public.band."id"`,
     `ALTER TABLE public.fan ADD CONSTRAINT "fan_band_fk" FOREIGN KEY (band_id) REFERENCES band(id)`,
   ]);
 });
