@@ -149,3 +149,24 @@ citusTest(
     assertEquals((await sqlAt(url, "select to_regclass('plans') as t"))[0]!.t, null, name);
   },
 );
+
+citusTest("verify says why it cannot make a distributed scratch database, and what it needs", async ({ url, name }) => {
+  const role = `${name}_r`;
+  // A user without CREATEDB (Citus propagates the role to the workers).
+  await sqlAt(
+    url,
+    `create role ${role} login; grant all on database ${name} to ${role}; grant all on schema public to ${role}`,
+  );
+  try {
+    const root = await makeProject({ app: { migrations: [SCHEMA] } });
+    const as = url.replace("postgres://postgres@", `postgres://${role}@`);
+    const r = await tide(["verify", "app"], { cwd: root, env: { TIDE_DATABASE_URL: as } });
+    assertEquals(r.code, 1, r.stdout + r.stderr);
+    assertMatch(
+      r.stderr,
+      /tide verify needs a scratch database with Citus on the coordinator and on each of its 2 worker\(s\), and could not create database tide_verify_\w+ on the coordinator: permission denied to create.*allowed to create databases on every node/,
+    );
+  } finally {
+    await sqlAt(url, `drop owned by ${role}; drop role ${role}`).catch(() => {});
+  }
+});

@@ -126,6 +126,30 @@ citusTest(
     const { shell: _shell, ...expected } = counts!;
     assertEquals(found, expected);
     assertEquals(Object.keys(await distributionOf(url)).length, 7, "nothing was dropped");
+
+    // Values of a dropped column and values a cast alters, on the shards, against the coordinator.
+    const columns = await makeProject({
+      app: {
+        migrations: [SCHEMA, {
+          id: idOf(2),
+          description: "Drop a column, cast another",
+          body: `  manager.dropColumn("events", "payload");
+  manager.alterColumn("solo", "v", { type: "boolean", using: "v <> 0" });`,
+        }],
+      },
+    });
+    const [values] = await sqlAt(
+      url,
+      `select (select count(payload) from events)::int as payload,
+              (select count(*) from solo where v::boolean::int is distinct from v)::int as cast`,
+    );
+    const c = await tide(["forwards", "app", "--forbid-data-loss", "--json"], { cwd: columns, env });
+    assertEquals(c.code, 1, c.stderr);
+    assertEquals(
+      (JSON.parse(c.stdout).dataLoss as { object: string; rows: number }[]).map((f) => [f.object, f.rows]),
+      [["column events.payload", values!.payload], ["cast solo.v to boolean", values!.cast]],
+    );
+    assert(Number(values!.payload) === 250 && Number(values!.cast) === 39, JSON.stringify(values));
   },
 );
 
