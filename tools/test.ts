@@ -45,6 +45,10 @@ if (citus) {
   );
   env.TIDE_TEST_CITUS_URL = citus.url;
   env.TIDE_TEST_CITUS_SCRIPT = citus.script;
+  // An interrupted suite still removes its cluster (three servers and their data under /tmp).
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => void citus.stop().finally(() => Deno.exit(130)));
+  }
 } else if (wantsCitus) {
   log("!!! No Citus cluster could be started: the [citus] tests are SKIPPED !!!");
   if (requireCitus) {
