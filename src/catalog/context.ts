@@ -12,12 +12,17 @@ import type { Queryable } from "../db/database.ts";
 export interface CatalogContext {
   /** `server_version_num`, e.g. 150004 or 180006 (PGlite 0.5 is 18). */
   readonly version: number;
+  /** Citus: the database has the citus extension (its catalog tables exist). */
+  readonly citus?: boolean;
 }
 
 /** Reads the server's version once per capture: every version-dependent query depends on it. */
 export async function readContext(db: Queryable): Promise<CatalogContext> {
-  const [row] = await db.query<{ v: string | number }>("select current_setting('server_version_num') as v");
-  return { version: Number(row?.v ?? 0) };
+  // Citus' presence travels in the same round trip (see distribution.ts).
+  const [row] = await db.query<{ v: string | number; citus: boolean }>(
+    "select current_setting('server_version_num') as v, to_regclass('pg_catalog.pg_dist_partition') is not null as citus",
+  );
+  return { version: Number(row?.v ?? 0), citus: Boolean(row?.citus) };
 }
 
 /**
@@ -45,6 +50,8 @@ export const Phase = {
   create: 20,
   /** Column attributes CREATE TABLE cannot carry (storage, compression, statistics). */
   columns: 30,
+  /** Citus: create_distributed_table / create_reference_table, before the foreign keys need it. */
+  distribution: 35,
   /** Constraints added after CREATE TABLE (NOT VALID, UNIQUE, exclusion, foreign keys). */
   constraints: 40,
   indexes: 50,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { distribution } from "./distribution.ts";
 import type { TablePart } from "./part.ts";
 import { partitions } from "./partition.ts";
 import { policies } from "./policy.ts";
@@ -21,6 +22,7 @@ const PARTS: TablePart[] = [
   statistics,
   publications,
   partitions,
+  distribution,
 ] as TablePart[];
 
 /** The registered table parts, in the order they render within a phase. */

@@ -200,7 +200,13 @@ export function phasedTable(t: TableCapture): Phased[] {
     out.push(...at(Phase.settings, `ALTER TABLE ${t.table} REPLICA IDENTITY USING INDEX ${bareName(t.replicaIndex)}`));
   }
   if (t.clusterOn) out.push(...at(Phase.settings, `ALTER TABLE ${t.table} CLUSTER ON ${bareName(t.clusterOn)}`));
-  out.push(...sequenceExtras(t.table, t.sequences));
+  // Citus: a sequence cannot be altered once its table is distributed, so OWNED BY goes first.
+  const distributed = t.parts?.distribution !== undefined;
+  out.push(
+    ...sequenceExtras(t.table, t.sequences).map((p) =>
+      distributed && p.phase === Phase.ownedBy ? { ...p, phase: Phase.distribution - 1 } : p
+    ),
+  );
   if (t.owner) out.push(...at(Phase.owner, `ALTER TABLE ${t.table} OWNER TO ${quoteIdent(t.owner)}`));
   if (t.rowSecurity) out.push(...at(Phase.security, `ALTER TABLE ${t.table} ENABLE ROW LEVEL SECURITY`));
   if (t.forceRowSecurity) out.push(...at(Phase.security, `ALTER TABLE ${t.table} FORCE ROW LEVEL SECURITY`));

@@ -5,7 +5,9 @@
  * @module
  */
 
+import { distributionColumns, isCitus, SEQUENTIAL_NOTICE } from "../catalog/distribution.ts";
 import { PlanError, RunError } from "../errors.ts";
+import { quoteName } from "../migration/quote.ts";
 import { LockTimeoutError } from "../db/database.ts";
 import type { HistoryRow } from "./history.ts";
 import {
@@ -14,6 +16,7 @@ import {
   planBackwardsMigration,
   planForwardsMigrationWith,
   planFromHistory,
+  type PlannedMigration,
 } from "./plan.ts";
 import { type DdlSafety, type RunHooks, runPlan, type RunResult } from "./run.ts";
 import { selectBackwards, selectForwards } from "./select.ts";
@@ -90,6 +93,7 @@ export async function planBackwards(session: Session, request: PlanRequest): Pro
     if (file && canPlanFromHistory(row, file.checksum)) return planFromHistory(row, file.path, "operations");
     return await planBackwardsMigration(row, await source.get(row.id));
   });
+  await refuseDistributionColumnDrops(session, migrations);
   const refused = migrations.filter((m) => m.irreversible.length > 0);
   if (refused.length > 0) {
     throw new PlanError(
@@ -101,7 +105,10 @@ export async function planBackwards(session: Session, request: PlanRequest): Pro
     direction: "backwards",
     apps,
     migrations,
-    notices: migrations.flatMap((m) => m.warnings.map((w) => `${m.app} ${m.id}: ${w}`)),
+    notices: [
+      ...migrations.flatMap((m) => m.warnings.map((w) => `${m.app} ${m.id}: ${w}`)),
+      ...(await citusNotices(session, migrations)),
+    ],
     reselect: async () => (await select()).map(keyOf),
   };
 }
@@ -150,7 +157,36 @@ export async function planForwards(session: Session, request: PlanRequest): Prom
   }));
   // retention (issue 15): e.g. a retain that a hand-written backwards cannot honour.
   notices.push(...migrations.flatMap((m) => m.warnings.map((w) => `${m.app} ${m.id}: ${w}`)));
+  await refuseDistributionColumnDrops(session, migrations);
+  notices.push(...(await citusNotices(session, migrations)));
   return { direction: "forwards", apps, migrations, notices, reselect: async () => (await select()).map(keyOf) };
+}
+
+/** Citus: the plan says that its migrations run in sequential mode. */
+async function citusNotices(session: Session, migrations: readonly PlannedMigration[]): Promise<string[]> {
+  return migrations.some((m) => m.transactional) && await isCitus(session.db) ? [SEQUENTIAL_NOTICE] : [];
+}
+
+/**
+ * Citus: a plan that drops a distributed table's distribution column is refused before anything
+ * runs (Citus would refuse the statement mid-run, and no reversal could re-add the column).
+ */
+async function refuseDistributionColumnDrops(session: Session, migrations: readonly PlannedMigration[]) {
+  const drops = migrations.flatMap((m) =>
+    m.operations.flatMap((o) =>
+      o.rendered.destroys.flatMap((d) => (d.kind === "column" ? [{ m, table: d.table, column: d.column }] : []))
+    )
+  );
+  const found = await distributionColumns(session.db, drops.map((d) => [quoteName(d.table), d.column] as const));
+  if (found.length === 0) return;
+  throw new PlanError(
+    found.map((i) => {
+      const d = drops[i]!;
+      return `Cannot drop column "${d.table}.${d.column}" (migration ${d.m.app} ${d.m.id}): it is the distribution ` +
+        `column of Citus table "${d.table}", which Citus cannot drop. Undistribute the table first ` +
+        `(select undistribute_table('${d.table}') in an earlier migration) or drop the whole table`;
+    }).join(". ") + ". Nothing was run",
+  );
 }
 
 /** Options of {@linkcode executePlan}. */

@@ -205,6 +205,7 @@ async function measureMany(
       has_column: boolean;
       null_frac: number | null;
       relkind: string | null;
+      citus: boolean;
     }
   >(
     `select t.i::int as i, c.oid is not null as found, c.relkind::text as relkind,
@@ -214,6 +215,7 @@ async function measureMany(
             case when c.relkind = 'p' then not exists (select 1 from pg_partition_tree(c.oid) pt
                    where pt.isleaf and pg_relation_size(pt.relid) > 0)
                  when c.oid is not null then pg_relation_size(c.oid) = 0 end as empty,
+            to_regclass('pg_catalog.pg_dist_partition') is not null as citus,
             a.attnum is not null as has_column,
             (select s.null_frac::float8 from pg_stats s
               where s.schemaname = c.relnamespace::regnamespace::text and s.tablename = c.relname and s.attname = t.col) as null_frac
@@ -232,8 +234,11 @@ async function measureMany(
     const table = quoteName(target.table);
     const what = target.kind === "table" ? "count(*)" : `count(${quoteIdent((target as { column: string }).column)})`;
     // No page on disk: certainly no rows, nothing to count. -1 rows: never analysed, so count.
+    // Citus: a distributed or reference table's shell on the coordinator has no pages and no
+    // statistics while its shards hold the rows, so on a Citus database count (count(*) on the
+    // coordinator fans out to the shards).
     // A partitioned table holds no rows itself: its partitions are findings of their own.
-    if (row.empty || (target.kind === "table" && row.relkind === "p")) {
+    if ((row.empty && !row.citus) || (target.kind === "table" && row.relkind === "p")) {
       results[index] = { object: "", rows: 0, estimated: false };
     } else if (rows < exactBelow) {
       exact.push({ index, sql: `select ${index}::int as i, ${what}::float8 as n from ${table}` });

@@ -6,6 +6,7 @@
  */
 
 import type { Queryable } from "../db/database.ts";
+import { isCitus } from "../catalog/distribution.ts";
 import { captureFor } from "../migration/capture.ts";
 import { type Capture, CAPTURING_KINDS } from "../migration/operations.ts";
 import { renderForwards } from "../migration/render.ts";
@@ -13,7 +14,7 @@ import type { DataLoss } from "./data_loss.ts";
 import type { History } from "./history.ts";
 import { withRetention } from "../retention/capture.ts";
 import type { Plan, PlannedMigration } from "./plan.ts";
-import { type DdlSafety, DEFAULT_DDL_SAFETY, safetyStatements, storedReversal } from "./run.ts";
+import { citusStatements, type DdlSafety, DEFAULT_DDL_SAFETY, safetyStatements, storedReversal } from "./run.ts";
 
 /** One migration of a preview: its statements as they would run. */
 export interface PreviewedMigration {
@@ -34,14 +35,18 @@ export interface PreviewedMigration {
  * what the catalog says now (read only), as the run would capture it.
  */
 export async function previewPlan(
-  db: Queryable,
+  db: Queryable & { readonly kind?: string },
   history: History,
   plan: Plan,
   options: { fake?: boolean; safety?: DdlSafety } = {},
 ): Promise<PreviewedMigration[]> {
   const previews: PreviewedMigration[] = [];
+  const citus = await isCitus(db);
   for (const m of plan.migrations) {
-    const statements: string[] = safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, m.transactional);
+    const statements: string[] = [
+      ...safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, m.transactional),
+      ...citusStatements(m, citus),
+    ];
     const captures: Record<string, Capture> = {};
     const warnings: string[] = [];
     if (!options.fake) {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { isCitus, SEQUENTIAL_MODE } from "../catalog/distribution.ts";
 import { type Database, type Queryable, StatementError } from "../db/database.ts";
 import { captureFor } from "../migration/capture.ts";
 import { type Capture, CAPTURING_KINDS, type Operation } from "../migration/operations.ts";
@@ -78,6 +79,15 @@ export function safetyStatements(safety: DdlSafety, local: boolean): string[] {
   ];
 }
 
+/**
+ * Citus: `SET LOCAL citus.multi_shard_modify_mode TO 'sequential'` in each migration's
+ * transaction on a Citus database (see SEQUENTIAL_MODE for why). Outside a transaction
+ * (CONCURRENTLY) it is neither possible nor needed.
+ */
+export function citusStatements(m: PlannedMigration, citus: boolean): string[] {
+  return citus && m.transactional ? [SEQUENTIAL_MODE] : [];
+}
+
 /** Options of {@linkcode runPlan}. */
 export interface RunOptions {
   /** Record forwards migrations as run without running them. */
@@ -92,6 +102,8 @@ export interface RunOptions {
   readonly atomic?: boolean;
   /** Pause before retry `attempt` (from 1), in ms; tests shorten it. */
   readonly retryPause?: (attempt: number) => number;
+  /** Set by runPlan: the database runs Citus. */
+  readonly citus?: boolean;
 }
 
 /** The pause before a retry: exponential from 100 ms, jittered by ±50% so runs spread out. */
@@ -109,6 +121,8 @@ export async function runPlan(
   plan: Plan,
   options: RunOptions = {},
 ): Promise<RunResult> {
+  // Citus: known once per session; every migration's transaction then runs in sequential mode.
+  options = { ...options, citus: await isCitus(db) };
   if (options.atomic) return await runAtomic(db, history, plan, options);
   const outcomes: MigrationOutcome[] = [];
   let failed = false;
@@ -185,6 +199,8 @@ async function runAtomic(db: Database, history: History, plan: Plan, options: Ru
       outcomes.length = 0;
       await db.transaction(async (tx) => {
         await tx.execute(safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, true));
+        // Citus: before any multi-shard command of the whole transaction.
+        if (options.citus) await tx.execute([SEQUENTIAL_MODE]);
         for (const [index, m] of plan.migrations.entries()) {
           options.hooks?.onStart?.(m);
           started[index] = performance.now();
@@ -272,6 +288,7 @@ async function migrationBody(
   const batch = new Batch(q, executed);
   if (setLocal) {
     for (const sql of safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, true)) await batch.add({ sql });
+    for (const sql of citusStatements(m, options.citus ?? false)) await batch.add({ sql });
   }
   const captures: Record<string, Capture> = {};
   const fake = options.fake ?? false;

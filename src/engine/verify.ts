@@ -5,9 +5,10 @@
  * @module
  */
 
-import type { Database } from "../db/database.ts";
+import type { Database, Queryable } from "../db/database.ts";
+import { distributionSnapshot, hasCitus, openCitusScratch } from "./citus_scratch.ts";
 import { openDatabase } from "../db/open.ts";
-import { type CatalogSnapshot, diffCatalog, snapshotCatalog } from "./catalog.ts";
+import { type CatalogSnapshot, diffCatalog, snapshotCatalog as snapshotSchema } from "./catalog.ts";
 import { History } from "./history.ts";
 import { planBackwardsMigration, planForwardsMigration } from "./plan.ts";
 import { runPlan } from "./run.ts";
@@ -77,13 +78,13 @@ export async function verify(session: Session, request: { app: string; target: T
     for (const m of chosen) selected.add(m);
   }
   const last = Math.max(...[...selected].map((m) => order.indexOf(m)));
-  const { db, label, drop } = await openScratch(session);
+  const { db, label, drop, citus } = await openScratch(session);
   try {
     const history = new History(session.config.migrationTable);
     await history.ensure(db);
     const results: VerifiedMigration[] = [];
     for (const migration of order.slice(0, last + 1)) {
-      const result = await roundTrip(db, history, migration, selected.has(migration));
+      const result = await roundTrip(db, history, migration, selected.has(migration), citus);
       results.push(result);
       // Later migrations would start from a schema that is not what they expect.
       if (result.error !== undefined) break;
@@ -103,9 +104,15 @@ async function roundTrip(
   history: History,
   migration: LoadedMigration,
   check: boolean,
+  citus = false,
 ): Promise<VerifiedMigration> {
   const base = { app: migration.app, id: migration.id, description: migration.description, differences: [] };
   const exclude = [history.catalogName];
+  // Citus: distribution is compared too, so a reversal that leaves a table local differs.
+  const snapshotCatalog = async (q: Queryable, skip: string[]): Promise<CatalogSnapshot> => ({
+    ...(await snapshotSchema(q, skip)),
+    ...(citus ? await distributionSnapshot(q) : {}),
+  });
   const apply = async () => {
     const r = await runPlan(db, history, {
       direction: "forwards",
@@ -168,12 +175,18 @@ function attributes(value: string): Record<string, string> {
 }
 
 /** A scratch database beside the user's: a temporary database on the server, or PGlite in memory. */
-async function openScratch(session: Session): Promise<{ db: Database; label: string; drop: () => Promise<void> }> {
+async function openScratch(
+  session: Session,
+): Promise<{ db: Database; label: string; drop: () => Promise<void>; citus?: boolean }> {
   if (session.db.kind === "pglite") {
     const db = await openDatabase("pglite:memory");
     return { db, label: "pglite:memory", drop: () => db.close() };
   }
   const name = `tide_verify_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  // Citus: a distributed scratch database, on the coordinator and every worker.
+  if (await hasCitus(session.db)) {
+    return { ...(await openCitusScratch(session.db, session.databaseUrl, name)), citus: true };
+  }
   await session.db.execute([`CREATE DATABASE ${name}`]);
   const url = new URL(session.databaseUrl);
   url.pathname = `/${name}`;

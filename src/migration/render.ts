@@ -6,6 +6,7 @@
  * @module
  */
 
+import { distributionNotes, distributionOf, distributionProblem } from "../catalog/distribution.ts";
 import type { Queryable } from "../db/database.ts";
 import {
   allInbound,
@@ -253,8 +254,12 @@ export function renderBackwards(
         steps: sql(`DROP TABLE ${quoteName(op.table)}`),
         destroys: [{ kind: "table", table: op.table }],
       };
-    case "dropTable":
+    case "dropTable": {
       if (capture?.kind !== "table") return missing(`The definition of table "${op.table}"`);
+      // Citus: a distribution tide cannot re-create is refused, never turned into a local table.
+      const distribution = distributionOf(capture);
+      const problem = distribution && distributionProblem(op.table, distribution);
+      if (problem) return { ...base, steps: [], irreversible: problem };
       return {
         ...base,
         steps: sql(...recreateTable(capture)),
@@ -262,9 +267,11 @@ export function renderBackwards(
           `rows of table "${op.table}" are not restored`,
           ...(droppedWith(capture).length ? [`nor those of its partitions ${droppedWith(capture).join(", ")}`] : []),
           ...sequenceNote(capture.sequences.map((s) => s.name)),
+          ...distributionNotes(capture, op.table),
         ],
         notRestored: notRestoredOf(capture),
       };
+    }
     case "renameTable":
       return { ...base, steps: sql(renameTable(op.to, op.from)) };
     case "addColumn":
