@@ -7,6 +7,7 @@
 
 import { PlanError, RunError } from "../errors.ts";
 import { LockTimeoutError } from "../db/database.ts";
+import { mapLimit } from "../loader/load.ts";
 import type { HistoryRow } from "./history.ts";
 import {
   canPlanFromHistory,
@@ -40,23 +41,6 @@ function appsFor(session: Session, app: string, reverse: boolean): string[] {
   if (app !== "all") return [session.app(app).name];
   const names = session.config.apps.map((a) => a.name);
   return reverse ? names.reverse() : names;
-}
-
-/**
- * Maps with at most `limit` calls under way: concurrent enough to overlap file reads and
- * imports, bounded so that hundreds of reads do not all hold their buffers at once.
- */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 function keyOf(m: { app: string; id: string }): string {
@@ -226,14 +210,24 @@ export interface MigrationStatus {
   readonly reversibleFromHistory: boolean | null;
 }
 
-/** Lists every migration of one app (or all), files and history rows alike, in ID order. */
+/**
+ * Lists every migration of one app (or all), files and history rows alike, in ID order,
+ * without importing modules: IDs from file names, descriptions from the history row (else
+ * the file's text), `changedSinceRun` from checksums (see `MigrationSource.listed`).
+ */
 export async function migrationStatuses(session: Session, app?: string): Promise<MigrationStatus[]> {
   const apps = app === undefined ? session.config.apps.map((a) => a.name) : [session.app(app).name];
-  const rows = await session.history.list(session.db, apps);
+  // The stored reversals are read only for rows whose file is gone, not for the whole history.
+  const rows = await session.history.list(session.db, apps, { reversals: false });
   const statuses: MigrationStatus[] = [];
   for (const name of apps) {
-    const files = await session.source(name).all();
     const ran = new Map(rows.filter((r) => r.app === name).map((r) => [r.id, r]));
+    const listed = await session.source(name).listed((id) => (ran.get(id)?.description ?? null) === null);
+    const files = new Map(listed.map((f) => [f.id, f]));
+    const orphans = new Map(
+      (await session.history.withReversals(session.db, [...ran.values()].filter((r) => !files.has(r.id))))
+        .map((r) => [r.id, r]),
+    );
     const ids = [...new Set([...files.keys(), ...ran.keys()])].sort();
     for (const id of ids) {
       const file = files.get(id);
@@ -241,13 +235,13 @@ export async function migrationStatuses(session: Session, app?: string): Promise
       statuses.push({
         appName: name,
         migrationId: id,
-        description: file?.description ?? row?.description ?? "",
+        description: row?.description ?? file?.description ?? "",
         hasRan: row !== undefined,
         fileMissing: file === undefined,
         ranOn: row?.ranOn ?? null,
         path: file?.path ?? null,
         changedSinceRun: file !== undefined && row?.checksum != null && row.checksum !== file.checksum,
-        reversibleFromHistory: file === undefined ? (row?.reversal?.statements ?? null) !== null : null,
+        reversibleFromHistory: file === undefined ? (orphans.get(id)?.reversal?.statements ?? null) !== null : null,
       });
     }
   }
