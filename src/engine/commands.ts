@@ -11,12 +11,15 @@ import { mapLimit } from "../loader/load.ts";
 import type { HistoryRow } from "./history.ts";
 import {
   canPlanFromHistory,
+  fingerprint,
+  lighten,
   type Plan,
   planBackwardsMigration,
   planForwardsMigration,
   planFromHistory,
+  type PlannedMigration,
 } from "./plan.ts";
-import { type DdlSafety, type RunHooks, runPlan, type RunResult } from "./run.ts";
+import { type DdlSafety, type MigrationOutcome, type RunHooks, runPlan, type RunResult } from "./run.ts";
 import { selectBackwards, selectForwards } from "./select.ts";
 import type { Session } from "./session.ts";
 import type { Target } from "./target.ts";
@@ -27,6 +30,13 @@ export interface PlanRequest {
   readonly target: Target;
 }
 
+/**
+ * How many migrations are planned in full at a time. A longer plan keeps only listing entries
+ * ({@linkcode lighten}) once checked, and plans each batch again as it runs: memory stays flat
+ * however long the history.
+ */
+export const PLAN_BATCH = 100;
+
 /** A plan, plus what the planner wants the user to know. */
 export interface CommandPlan extends Plan {
   /** The apps the plan covers, in the order they run. */
@@ -35,6 +45,14 @@ export interface CommandPlan extends Plan {
   readonly notices: readonly string[];
   /** Selection under the lock must give the same IDs, or the run is refused. */
   reselect(): Promise<string[]>;
+  /**
+   * The given migrations of this plan ready to run or preview: as they are when planned in
+   * full; listing entries (`light`) planned again, in the same order.
+   *
+   * @throws {RunError} when one no longer plans to what was shown (its file or history row
+   * changed meanwhile).
+   */
+  full(migrations: readonly PlannedMigration[]): Promise<readonly PlannedMigration[]>;
 }
 
 function appsFor(session: Session, app: string, reverse: boolean): string[] {
@@ -45,6 +63,58 @@ function appsFor(session: Session, app: string, reverse: boolean): string[] {
 
 function keyOf(m: { app: string; id: string }): string {
   return `${m.app} ${m.id}`;
+}
+
+/**
+ * Plans `items` at most {@linkcode PLAN_BATCH} at a time; when there are more than one
+ * batch, keeps listing entries only. `plan` of a batch must give one migration per item.
+ */
+async function planInBatches<T>(
+  items: readonly T[],
+  plan: (batch: readonly T[]) => Promise<PlannedMigration[]>,
+): Promise<PlannedMigration[]> {
+  if (items.length <= PLAN_BATCH) return await plan(items);
+  const out: PlannedMigration[] = [];
+  for (let i = 0; i < items.length; i += PLAN_BATCH) {
+    const batch = items.slice(i, i + PLAN_BATCH);
+    // Backwards items are the listed history rows: the entry keeps that row, not a copy.
+    for (const [j, m] of (await plan(batch)).entries()) out.push(lighten(m, asRow(batch[j])));
+  }
+  return out;
+}
+
+function asRow(item: unknown): HistoryRow | undefined {
+  return typeof item === "object" && item !== null && "ranOn" in item ? item as HistoryRow : undefined;
+}
+
+/** A listing entry planned again does not match what was shown; `index` is its place in the batch. */
+class ReplanError extends RunError {
+  readonly index: number;
+  constructor(index: number, message: string) {
+    super(message);
+    this.index = index;
+  }
+}
+
+/** {@linkcode CommandPlan.full}: plans listing entries again and checks them against what was shown. */
+function fullWith(
+  replan: (light: readonly PlannedMigration[]) => Promise<PlannedMigration[]>,
+): (migrations: readonly PlannedMigration[]) => Promise<readonly PlannedMigration[]> {
+  return async (migrations) => {
+    if (!migrations.some((m) => m.light)) return migrations;
+    const planned = await replan(migrations);
+    for (const [i, m] of planned.entries()) {
+      const shown = migrations[i]!;
+      if (m.app !== shown.app || m.id !== shown.id || (shown.light && fingerprint(m) !== shown.fingerprint)) {
+        throw new ReplanError(
+          i,
+          `Migration ${shown.app} ${shown.id} no longer plans to what was shown (its file or history row changed ` +
+            "while this run went on); it was not run. Run the command again to see the new plan",
+        );
+      }
+    }
+    return planned;
+  };
 }
 
 /**
@@ -63,17 +133,20 @@ export async function planBackwards(session: Session, request: PlanRequest): Pro
       selectBackwards(app, rows.filter((r) => r.app === app), request.app === "all" ? { kind: "all" } : request.target)
     );
   };
-  // Only the selected rows' stored reversals are read: not the JSON of the whole history.
-  const rows = await session.history.withReversals(session.db, await select());
-  // A file unchanged since it ran is planned from its history row without importing it:
-  // with hundreds of migrations, imports are most of the cost. The rest are imported
-  // concurrently.
-  const migrations = await mapLimit(rows, 16, async (row) => {
-    const source = session.source(row.app);
-    const file = row.reversal?.operations ? await source.fileOf(row.id) : undefined;
-    if (file && canPlanFromHistory(row, file.checksum)) return planFromHistory(row, file.path, "operations");
-    return await planBackwardsMigration(row, await source.get(row.id));
-  });
+  const planRows = async (selected: readonly HistoryRow[]): Promise<PlannedMigration[]> => {
+    // Only the selected rows' stored reversals are read: not the JSON of the whole history.
+    const rows = await session.history.withReversals(session.db, selected);
+    // A file unchanged since it ran is planned from its history row without importing it:
+    // with hundreds of migrations, imports are most of the cost. The rest are imported
+    // concurrently.
+    return await mapLimit(rows, 16, async (row) => {
+      const source = session.source(row.app);
+      const file = row.reversal?.operations ? await source.fileOf(row.id) : undefined;
+      if (file && canPlanFromHistory(row, file.checksum)) return planFromHistory(row, file.path, "operations");
+      return await planBackwardsMigration(row, await source.get(row.id));
+    });
+  };
+  const migrations = await planInBatches(await select(), planRows);
   const refused = migrations.filter((m) => m.irreversible.length > 0);
   if (refused.length > 0) {
     throw new PlanError(
@@ -87,6 +160,7 @@ export async function planBackwards(session: Session, request: PlanRequest): Pro
     migrations,
     notices: migrations.flatMap((m) => m.warnings.map((w) => `${m.app} ${m.id}: ${w}`)),
     reselect: async () => (await select()).map(keyOf),
+    full: fullWith((light) => planRows(light.map((m) => m.history!))),
   };
 }
 
@@ -127,12 +201,22 @@ export async function planForwards(session: Session, request: PlanRequest): Prom
       }
     }
   }
-  const migrations = await Promise.all(picked.map(async ({ app, id }) => {
-    const migration = await session.source(app).get(id);
-    if (!migration) throw new PlanError(`Migration ${id} of app ${app} disappeared while planning`);
-    return await planForwardsMigration(migration);
-  }));
-  return { direction: "forwards", apps, migrations, notices, reselect: async () => (await select()).map(keyOf) };
+  // Imports bounded as everywhere in planning: at most 16 under way.
+  const planIds = (ids: readonly { app: string; id: string }[]) =>
+    mapLimit(ids, 16, async ({ app, id }) => {
+      const migration = await session.source(app).get(id);
+      if (!migration) throw new PlanError(`Migration ${id} of app ${app} disappeared while planning`);
+      return await planForwardsMigration(migration);
+    });
+  const migrations = await planInBatches(picked, planIds);
+  return {
+    direction: "forwards",
+    apps,
+    migrations,
+    notices,
+    reselect: async () => (await select()).map(keyOf),
+    full: fullWith(planIds),
+  };
 }
 
 /** Options of {@linkcode executePlan}. */
@@ -146,11 +230,17 @@ export interface ExecuteOptions {
   readonly safety?: DdlSafety;
   /** The whole run in one transaction. */
   readonly atomic?: boolean;
+  /**
+   * Keep each outcome's executed statements (`sql`); false drops them once reported to the
+   * hooks, so that a run of thousands keeps small results. @default true
+   */
+  readonly keepSql?: boolean;
 }
 
 /**
  * Takes the migration lock, checks that the history still selects the planned migrations
- * (another run may have gone first), and runs the plan.
+ * (another run may have gone first), and runs the plan, {@linkcode PLAN_BATCH} migrations
+ * planned in full at a time.
  *
  * @throws {RunError} when the lock cannot be had or the history changed meanwhile.
  */
@@ -179,17 +269,73 @@ export async function executePlan(
             "Run the command again to see the new plan",
         );
       }
-      return await runPlan(session.db, session.history, plan, {
+      const runOptions = {
         fake: options.fake ?? false,
         hooks: options.hooks ?? {},
         atomic: options.atomic ?? false,
         ...(options.safety ? { safety: options.safety } : {}),
-      });
+      };
+      const small = (r: RunResult): RunResult =>
+        options.keepSql === false ? { ...r, outcomes: r.outcomes.map((o) => ({ ...o, sql: [] })) } : r;
+      // All or nothing needs every migration in the one transaction.
+      if (options.atomic || !plan.migrations.some((m) => m.light)) {
+        const migrations = await plan.full(plan.migrations);
+        return small(await runPlan(session.db, session.history, { direction: plan.direction, migrations }, runOptions));
+      }
+      return await runInBatches(session, plan, runOptions, small);
     });
   } catch (error) {
     if (error instanceof LockTimeoutError) throw new RunError(error.message, { cause: error });
     throw error;
   }
+}
+
+/** Runs a long plan batch by batch, each planned in full just before it runs; stops at the first failure. */
+async function runInBatches(
+  session: Session,
+  plan: CommandPlan,
+  options: { hooks: RunHooks } & Parameters<typeof runPlan>[3],
+  small: (r: RunResult) => RunResult,
+): Promise<RunResult> {
+  const outcomes: MigrationOutcome[] = [];
+  let failed = false;
+  const notRun = (m: PlannedMigration): MigrationOutcome => ({
+    app: m.app,
+    id: m.id,
+    description: m.description,
+    status: "not-run",
+    durationMs: 0,
+    sql: [],
+  });
+  for (let i = 0; i < plan.migrations.length; i += PLAN_BATCH) {
+    const shown = plan.migrations.slice(i, i + PLAN_BATCH);
+    if (failed) {
+      outcomes.push(...shown.map(notRun));
+      continue;
+    }
+    let batch: readonly PlannedMigration[];
+    try {
+      batch = await plan.full(shown);
+    } catch (error) {
+      // Nothing of this batch ran: the migration that changed says why, the others did not happen.
+      failed = true;
+      const at = error instanceof ReplanError ? error.index : 0;
+      const failure: MigrationOutcome = {
+        ...notRun(shown[at]!),
+        status: "failed",
+        error: { message: (error as Error).message },
+      };
+      options.hooks.onEnd?.(shown[at]!, failure);
+      outcomes.push(...shown.map((m, j) => (j === at ? failure : notRun(m))));
+      continue;
+    }
+    const result = small(
+      await runPlan(session.db, session.history, { direction: plan.direction, migrations: batch }, options),
+    );
+    outcomes.push(...result.outcomes);
+    failed = !result.success;
+  }
+  return { success: !failed, outcomes };
 }
 
 /** One migration's state, for `check` (Piccolo's `MigrationStatus` plus tide's fields). */

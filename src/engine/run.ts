@@ -108,6 +108,8 @@ export async function runPlan(
   plan: Plan,
   options: RunOptions = {},
 ): Promise<RunResult> {
+  // A listing entry of a long plan has no SQL: running it would only delete its history row.
+  if (plan.migrations.some((m) => m.light)) throw new TypeError("runPlan was given listing entries: plan them in full");
   if (options.atomic) return await runAtomic(db, history, plan, options);
   const outcomes: MigrationOutcome[] = [];
   let failed = false;

@@ -194,27 +194,31 @@ export class MigrationSource {
    */
   async listed(wantsDescription: (id: string) => boolean = () => true): Promise<ListedMigration[]> {
     const paths = await this.files();
-    const listed = await mapLimit(paths, 16, async (path): Promise<ListedMigration> => {
+    // Synchronous reads: for thousands of small files, faster than as many awaited ones.
+    const listed: (ListedMigration | undefined)[] = paths.map((path) => {
       const named = idFromFileName(basename(path));
-      if (named !== undefined && this.#imports.get(path) === undefined) {
-        let bytes: Uint8Array | undefined;
-        try {
-          bytes = Deno.readFileSync(path);
-        } catch {
-          // Unreadable: the import below reports it as it always has.
-        }
-        if (bytes !== undefined) {
-          const found = readStaticExports(bytes);
-          if (found.id === named && (found.description !== undefined || !wantsDescription(named))) {
-            return { app: this.app.name, id: named, path, checksum: sha256Hex(bytes), description: found.description };
-          }
-        }
+      if (named === undefined || this.#imports.has(path)) return undefined;
+      let bytes: Uint8Array;
+      try {
+        bytes = Deno.readFileSync(path);
+      } catch {
+        return undefined; // Unreadable: the import below reports it as it always has.
       }
-      const loaded = await this.#import(path);
-      return { app: this.app.name, id: loaded.id, path, checksum: loaded.checksum, description: loaded.description };
+      const found = readStaticExports(bytes);
+      if (found.id !== named || (found.description === undefined && wantsDescription(named))) return undefined;
+      return { app: this.app.name, id: named, path, checksum: sha256Hex(bytes), description: found.description };
     });
+    const imported = await mapLimit(
+      paths.filter((_, i) => listed[i] === undefined),
+      16,
+      async (path): Promise<ListedMigration> => {
+        const loaded = await this.#import(path);
+        return { app: this.app.name, id: loaded.id, path, checksum: loaded.checksum, description: loaded.description };
+      },
+    );
+    for (let i = 0, j = 0; i < listed.length; i++) listed[i] ??= imported[j++];
     const seen = new Map<string, string>();
-    for (const m of listed) {
+    for (const m of listed as ListedMigration[]) {
       const other = seen.get(m.id);
       if (other !== undefined) {
         throw new LoadError(
@@ -224,7 +228,7 @@ export class MigrationSource {
       }
       seen.set(m.id, m.path);
     }
-    return listed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return (listed as ListedMigration[]).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   #import(path: string): Promise<LoadedMigration> {

@@ -25,22 +25,29 @@ export function readStaticExports(bytes: Uint8Array): StaticExports {
     return { id: undefined, description: undefined };
   }
   // A module that re-exports from elsewhere may get its names there: only an import knows.
-  if (/\bexport\s*\*/.test(text) || /\bexport\s*\{[^}]*\b(DESCRIPTION|ID)\b/.test(text)) {
-    return { id: undefined, description: undefined };
-  }
-  return { id: constString(text, "ID"), description: constString(text, "DESCRIPTION", "") };
+  if (REEXPORT.test(text)) return { id: undefined, description: undefined };
+  return {
+    id: constString(text, "ID", ID_DECLARATION),
+    description: constString(text, "DESCRIPTION", DESCRIPTION_DECLARATION, ""),
+  };
 }
+
+// Compiled once: `check` reads thousands of files.
+const REEXPORT = /\bexport\s*(\*|\{[^}]*\b(DESCRIPTION|ID)\b)/;
+const declaration = (name: string) => new RegExp(`^export\\s+const\\s+${name}\\s*(?::\\s*string\\s*)?=\\s*`, "gm");
+const ID_DECLARATION = declaration("ID");
+const DESCRIPTION_DECLARATION = declaration("DESCRIPTION");
 
 /**
  * The value of `export const NAME = <string literal>;` at the start of a line, or `absent`
  * when NAME appears nowhere in the text, else undefined.
  */
-function constString(text: string, name: string, absent?: string): string | undefined {
-  const pattern = new RegExp(`^export\\s+const\\s+${name}\\s*(?::\\s*string\\s*)?=\\s*`, "gm");
-  const matches = [...text.matchAll(pattern)];
-  if (matches.length === 0) return new RegExp(`\\b${name}\\b`).test(text) ? undefined : absent;
-  if (matches.length > 1) return undefined;
-  const match = matches[0]!;
+function constString(text: string, name: string, pattern: RegExp, absent?: string): string | undefined {
+  pattern.lastIndex = 0;
+  const match = pattern.exec(text);
+  if (match === null) return new RegExp(`\\b${name}\\b`).test(text) ? undefined : absent;
+  if (pattern.exec(text) !== null) return undefined; // declared twice: let JavaScript say
+  pattern.lastIndex = 0;
   // The declaration must not sit inside a block comment or a template literal opened earlier.
   if (!topLevel(text.slice(0, match.index))) return undefined;
   const literal = readLiteral(text, match.index + match[0].length);
