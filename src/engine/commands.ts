@@ -8,7 +8,7 @@
 import { PlanError, RunError } from "../errors.ts";
 import { LockTimeoutError } from "../db/database.ts";
 import { mapLimit } from "../loader/load.ts";
-import type { HistoryRow } from "./history.ts";
+import { History, type HistoryRow } from "./history.ts";
 import {
   canPlanFromHistory,
   fingerprint,
@@ -31,9 +31,10 @@ export interface PlanRequest {
 }
 
 /**
- * How many migrations are planned in full at a time. A longer plan keeps only listing entries
- * ({@linkcode lighten}) once checked, and plans each batch again as it runs: memory stays flat
- * however long the history.
+ * How many migrations share one round trip for their stored reversals. A plan longer than
+ * this keeps only listing entries ({@linkcode lighten}) once checked, and plans each migration
+ * again, one at a time, where its operations are needed: memory stays flat however long the
+ * history.
  */
 export const PLAN_BATCH = 100;
 
@@ -46,12 +47,14 @@ export interface CommandPlan extends Plan {
   /** Selection under the lock must give the same IDs, or the run is refused. */
   reselect(): Promise<string[]>;
   /**
-   * The given migrations of this plan ready to run or preview: as they are when planned in
-   * full; listing entries (`light`) planned again, in the same order.
+   * The given migrations of this plan in full, one at a time and in order: as planned, or, for
+   * listing entries (`light`), planned again.
    *
    * @throws {RunError} when one no longer plans to what was shown (its file or history row
    * changed meanwhile).
    */
+  each(migrations: readonly PlannedMigration[]): AsyncGenerator<PlannedMigration>;
+  /** {@linkcode each}, collected. */
   full(migrations: readonly PlannedMigration[]): Promise<readonly PlannedMigration[]>;
 }
 
@@ -66,19 +69,26 @@ function keyOf(m: { app: string; id: string }): string {
 }
 
 /**
- * Plans `items` at most {@linkcode PLAN_BATCH} at a time; when there are more than one
- * batch, keeps listing entries only. `plan` of a batch must give one migration per item.
+ * Plans a chunk of items (at most {@linkcode PLAN_BATCH}): `prepare` does what the chunk
+ * shares (one round trip for its stored reversals), the function it returns plans item `i`.
  */
-async function planInBatches<T>(
-  items: readonly T[],
-  plan: (batch: readonly T[]) => Promise<PlannedMigration[]>,
-): Promise<PlannedMigration[]> {
-  if (items.length <= PLAN_BATCH) return await plan(items);
+type ChunkPlanner<T> = (chunk: readonly T[]) => Promise<(index: number) => Promise<PlannedMigration>>;
+
+/**
+ * Plans every item. Up to {@linkcode PLAN_BATCH} items: in full, 16 at a time (imports
+ * overlap). More: one at a time, each checked and kept as a listing entry only, so that only
+ * one migration's operations are alive at once.
+ */
+async function planAll<T>(items: readonly T[], prepare: ChunkPlanner<T>): Promise<PlannedMigration[]> {
+  if (items.length <= PLAN_BATCH) {
+    const planAt = await prepare(items);
+    return await mapLimit(items.map((_, i) => i), 16, planAt);
+  }
   const out: PlannedMigration[] = [];
   for (let i = 0; i < items.length; i += PLAN_BATCH) {
-    const batch = items.slice(i, i + PLAN_BATCH);
-    // Backwards items are the listed history rows: the entry keeps that row, not a copy.
-    for (const [j, m] of (await plan(batch)).entries()) out.push(lighten(m, asRow(batch[j])));
+    const chunk = items.slice(i, i + PLAN_BATCH);
+    const planAt = await prepare(chunk);
+    for (let j = 0; j < chunk.length; j++) out.push(lighten(await planAt(j), asRow(chunk[j])));
   }
   return out;
 }
@@ -87,33 +97,43 @@ function asRow(item: unknown): HistoryRow | undefined {
   return typeof item === "object" && item !== null && "ranOn" in item ? item as HistoryRow : undefined;
 }
 
-/** A listing entry planned again does not match what was shown; `index` is its place in the batch. */
-class ReplanError extends RunError {
-  readonly index: number;
-  constructor(index: number, message: string) {
-    super(message);
-    this.index = index;
-  }
-}
-
-/** {@linkcode CommandPlan.full}: plans listing entries again and checks them against what was shown. */
-function fullWith(
-  replan: (light: readonly PlannedMigration[]) => Promise<PlannedMigration[]>,
-): (migrations: readonly PlannedMigration[]) => Promise<readonly PlannedMigration[]> {
-  return async (migrations) => {
-    if (!migrations.some((m) => m.light)) return migrations;
-    const planned = await replan(migrations);
-    for (const [i, m] of planned.entries()) {
-      const shown = migrations[i]!;
-      if (m.app !== shown.app || m.id !== shown.id || (shown.light && fingerprint(m) !== shown.fingerprint)) {
-        throw new ReplanError(
-          i,
-          `Migration ${shown.app} ${shown.id} no longer plans to what was shown (its file or history row changed ` +
-            "while this run went on); it was not run. Run the command again to see the new plan",
-        );
+/** {@linkcode CommandPlan.each} and `full` over a planner; `itemOf` gives a listing entry's item back. */
+function replanning<T>(
+  prepare: ChunkPlanner<T>,
+  itemOf: (m: PlannedMigration) => T,
+): Pick<CommandPlan, "each" | "full"> {
+  async function* each(migrations: readonly PlannedMigration[]): AsyncGenerator<PlannedMigration> {
+    for (let i = 0; i < migrations.length; i += PLAN_BATCH) {
+      const shown = migrations.slice(i, i + PLAN_BATCH);
+      if (!shown.some((m) => m.light)) {
+        yield* shown;
+        continue;
+      }
+      const planAt = await prepare(shown.map(itemOf));
+      for (const [j, was] of shown.entries()) {
+        if (!was.light) {
+          yield was;
+          continue;
+        }
+        const m = await planAt(j);
+        if (m.app !== was.app || m.id !== was.id || fingerprint(m) !== was.fingerprint) {
+          throw new RunError(
+            `Migration ${was.app} ${was.id} no longer plans to what was shown (its file or history row changed ` +
+              "while this run went on); it was not run. Run the command again to see the new plan",
+          );
+        }
+        yield m;
       }
     }
-    return planned;
+  }
+  return {
+    each,
+    full: async (migrations) => {
+      if (!migrations.some((m) => m.light)) return migrations;
+      const out: PlannedMigration[] = [];
+      for await (const m of each(migrations)) out.push(m);
+      return out;
+    },
   };
 }
 
@@ -133,20 +153,21 @@ export async function planBackwards(session: Session, request: PlanRequest): Pro
       selectBackwards(app, rows.filter((r) => r.app === app), request.app === "all" ? { kind: "all" } : request.target)
     );
   };
-  const planRows = async (selected: readonly HistoryRow[]): Promise<PlannedMigration[]> => {
-    // Only the selected rows' stored reversals are read: not the JSON of the whole history.
-    const rows = await session.history.withReversals(session.db, selected);
-    // A file unchanged since it ran is planned from its history row without importing it:
-    // with hundreds of migrations, imports are most of the cost. The rest are imported
-    // concurrently.
-    return await mapLimit(rows, 16, async (row) => {
+  const prepare: ChunkPlanner<HistoryRow> = async (chunk) => {
+    // Only the selected rows' stored reversals are read: not the JSON of the whole history;
+    // each is parsed when its migration is planned.
+    const texts = await session.history.reversalTexts(session.db, chunk);
+    return async (i) => {
+      const row = { ...chunk[i]!, reversal: History.parseReversal(texts[i] ?? null) };
+      // A file unchanged since it ran is planned from its history row without importing it:
+      // with hundreds of migrations, imports are most of the cost.
       const source = session.source(row.app);
       const file = row.reversal?.operations ? await source.fileOf(row.id) : undefined;
       if (file && canPlanFromHistory(row, file.checksum)) return planFromHistory(row, file.path, "operations");
       return await planBackwardsMigration(row, await source.get(row.id));
-    });
+    };
   };
-  const migrations = await planInBatches(await select(), planRows);
+  const migrations = await planAll(await select(), prepare);
   const refused = migrations.filter((m) => m.irreversible.length > 0);
   if (refused.length > 0) {
     throw new PlanError(
@@ -160,7 +181,7 @@ export async function planBackwards(session: Session, request: PlanRequest): Pro
     migrations,
     notices: migrations.flatMap((m) => m.warnings.map((w) => `${m.app} ${m.id}: ${w}`)),
     reselect: async () => (await select()).map(keyOf),
-    full: fullWith((light) => planRows(light.map((m) => m.history!))),
+    ...replanning(prepare, (m) => m.history!),
   };
 }
 
@@ -202,20 +223,21 @@ export async function planForwards(session: Session, request: PlanRequest): Prom
     }
   }
   // Imports bounded as everywhere in planning: at most 16 under way.
-  const planIds = (ids: readonly { app: string; id: string }[]) =>
-    mapLimit(ids, 16, async ({ app, id }) => {
+  const prepare: ChunkPlanner<{ app: string; id: string }> = (chunk) =>
+    Promise.resolve(async (i) => {
+      const { app, id } = chunk[i]!;
       const migration = await session.source(app).get(id);
       if (!migration) throw new PlanError(`Migration ${id} of app ${app} disappeared while planning`);
       return await planForwardsMigration(migration);
     });
-  const migrations = await planInBatches(picked, planIds);
+  const migrations = await planAll(picked, prepare);
   return {
     direction: "forwards",
     apps,
     migrations,
     notices,
     reselect: async () => (await select()).map(keyOf),
-    full: fullWith(planIds),
+    ...replanning(prepare, (m) => ({ app: m.app, id: m.id })),
   };
 }
 
@@ -282,7 +304,7 @@ export async function executePlan(
         const migrations = await plan.full(plan.migrations);
         return small(await runPlan(session.db, session.history, { direction: plan.direction, migrations }, runOptions));
       }
-      return await runInBatches(session, plan, runOptions, small);
+      return await runOneByOne(session, plan, runOptions, small);
     });
   } catch (error) {
     if (error instanceof LockTimeoutError) throw new RunError(error.message, { cause: error });
@@ -290,15 +312,17 @@ export async function executePlan(
   }
 }
 
-/** Runs a long plan batch by batch, each planned in full just before it runs; stops at the first failure. */
-async function runInBatches(
+/**
+ * Runs a long plan one migration at a time, each planned in full just before it runs (its
+ * stored reversals fetched {@linkcode PLAN_BATCH} at a time); stops at the first failure.
+ */
+async function runOneByOne(
   session: Session,
   plan: CommandPlan,
   options: { hooks: RunHooks } & Parameters<typeof runPlan>[3],
   small: (r: RunResult) => RunResult,
 ): Promise<RunResult> {
   const outcomes: MigrationOutcome[] = [];
-  let failed = false;
   const notRun = (m: PlannedMigration): MigrationOutcome => ({
     app: m.app,
     id: m.id,
@@ -307,35 +331,34 @@ async function runInBatches(
     durationMs: 0,
     sql: [],
   });
-  for (let i = 0; i < plan.migrations.length; i += PLAN_BATCH) {
-    const shown = plan.migrations.slice(i, i + PLAN_BATCH);
-    if (failed) {
-      outcomes.push(...shown.map(notRun));
-      continue;
-    }
-    let batch: readonly PlannedMigration[];
+  const planned = plan.each(plan.migrations);
+  for (const shown of plan.migrations) {
+    let m: PlannedMigration;
     try {
-      batch = await plan.full(shown);
+      const next = await planned.next();
+      if (next.done) throw new RunError(`Migration ${shown.app} ${shown.id} could not be planned again`);
+      m = next.value;
     } catch (error) {
-      // Nothing of this batch ran: the migration that changed says why, the others did not happen.
-      failed = true;
-      const at = error instanceof ReplanError ? error.index : 0;
+      // It did not run: it says why, the later ones did not happen.
       const failure: MigrationOutcome = {
-        ...notRun(shown[at]!),
+        ...notRun(shown),
         status: "failed",
         error: { message: (error as Error).message },
       };
-      options.hooks.onEnd?.(shown[at]!, failure);
-      outcomes.push(...shown.map((m, j) => (j === at ? failure : notRun(m))));
-      continue;
+      options.hooks.onEnd?.(shown, failure);
+      outcomes.push(failure, ...plan.migrations.slice(outcomes.length + 1).map(notRun));
+      return { success: false, outcomes };
     }
     const result = small(
-      await runPlan(session.db, session.history, { direction: plan.direction, migrations: batch }, options),
+      await runPlan(session.db, session.history, { direction: plan.direction, migrations: [m] }, options),
     );
     outcomes.push(...result.outcomes);
-    failed = !result.success;
+    if (!result.success) {
+      outcomes.push(...plan.migrations.slice(outcomes.length).map(notRun));
+      return { success: false, outcomes };
+    }
   }
-  return { success: !failed, outcomes };
+  return { success: true, outcomes };
 }
 
 /** One migration's state, for `check` (Piccolo's `MigrationStatus` plus tide's fields). */

@@ -9,7 +9,7 @@
 import type { Queryable } from "../db/database.ts";
 import { quoteIdent, quoteName } from "../migration/quote.ts";
 import type { DataTarget } from "../migration/render.ts";
-import { fullBatches, type Plan } from "./plan.ts";
+import { eachPlanned, type Plan } from "./plan.ts";
 
 /** One thing a plan would destroy. */
 export interface DataLoss {
@@ -44,31 +44,29 @@ export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLo
   const single: Promise<(DataLoss & { seq: number }) | undefined>[] = [];
   let seq = 0;
   // A long plan's listing entries carry no operations: they are planned again, batch by batch.
-  for await (const batch of fullBatches(plan)) {
-    for (const m of batch) {
-      const migration = `${m.app} ${m.id}`;
-      for (const unit of m.operations) {
-        for (const target of unit.rendered.destroys) {
-          // Findings name the object as the step sees it; the count comes from its name now.
-          const now = names.resolve(target);
-          const at = seq++;
-          if (now.kind === "cast") {
-            const object = `${objectName(target)} to ${now.type}`;
-            single.push(
-              measureCast(db, now, exactBelow).then((f) => (f ? { migration, ...f, object, seq: at } : undefined)),
-            );
-          } else {
-            targets.push({ migration, label: objectName(target), target: now, seq: at });
-          }
+  for await (const m of eachPlanned(plan)) {
+    const migration = `${m.app} ${m.id}`;
+    for (const unit of m.operations) {
+      for (const target of unit.rendered.destroys) {
+        // Findings name the object as the step sees it; the count comes from its name now.
+        const now = names.resolve(target);
+        const at = seq++;
+        if (now.kind === "cast") {
+          const object = `${objectName(target)} to ${now.type}`;
+          single.push(
+            measureCast(db, now, exactBelow).then((f) => (f ? { migration, ...f, object, seq: at } : undefined)),
+          );
+        } else {
+          targets.push({ migration, label: objectName(target), target: now, seq: at });
         }
-        names.follow(unit);
-        const rawSql = unit.op === undefined || unit.op.kind === "raw" || unit.op.kind === "rawBackwards";
-        if (!rawSql) continue;
-        for (const step of unit.rendered.steps) {
-          if (!("sql" in step)) continue;
-          const at = seq++;
-          single.push(measureRaw(db, step.sql, exactBelow).then((f) => (f ? { migration, ...f, seq: at } : undefined)));
-        }
+      }
+      names.follow(unit);
+      const rawSql = unit.op === undefined || unit.op.kind === "raw" || unit.op.kind === "rawBackwards";
+      if (!rawSql) continue;
+      for (const step of unit.rendered.steps) {
+        if (!("sql" in step)) continue;
+        const at = seq++;
+        single.push(measureRaw(db, step.sql, exactBelow).then((f) => (f ? { migration, ...f, seq: at } : undefined)));
       }
     }
   }

@@ -62,8 +62,8 @@ export interface PlannedMigration {
 export interface Plan {
   readonly direction: Direction;
   readonly migrations: readonly PlannedMigration[];
-  /** Plans listing entries (`light`) of `migrations` in full; see `CommandPlan.full`. */
-  readonly full?: (migrations: readonly PlannedMigration[]) => Promise<readonly PlannedMigration[]>;
+  /** The given migrations in full, one at a time: listing entries (`light`) planned again; see `CommandPlan.each`. */
+  readonly each?: (migrations: readonly PlannedMigration[]) => AsyncGenerator<PlannedMigration>;
 }
 
 /** Plans one migration forwards. */
@@ -250,17 +250,12 @@ export function lighten(m: PlannedMigration, row?: HistoryRow): PlannedMigration
 }
 
 /**
- * The migrations of a plan in full, at most `size` at a time, in plan order: listing entries
- * are planned again (see `CommandPlan.full`).
+ * The migrations of a plan in full, one at a time, in plan order: listing entries are planned
+ * again (see `CommandPlan.each`).
  */
-export async function* fullBatches(plan: Plan, size = 100): AsyncGenerator<readonly PlannedMigration[]> {
-  if (!plan.full || !plan.migrations.some((m) => m.light)) {
-    yield plan.migrations;
-    return;
-  }
-  for (let i = 0; i < plan.migrations.length; i += size) {
-    yield await plan.full(plan.migrations.slice(i, i + size));
-  }
+export async function* eachPlanned(plan: Plan): AsyncGenerator<PlannedMigration> {
+  if (plan.each && plan.migrations.some((m) => m.light)) yield* plan.each(plan.migrations);
+  else yield* plan.migrations;
 }
 
 /** A hash of what a planned migration would run: each step's SQL (or label) and its wrapping. */

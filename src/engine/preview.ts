@@ -11,7 +11,7 @@ import { type Capture, CAPTURING_KINDS } from "../migration/operations.ts";
 import { renderForwards } from "../migration/render.ts";
 import type { DataLoss } from "./data_loss.ts";
 import type { History } from "./history.ts";
-import { fullBatches, type Plan, type PlannedMigration } from "./plan.ts";
+import { eachPlanned, type Plan, type PlannedMigration } from "./plan.ts";
 import { type DdlSafety, DEFAULT_DDL_SAFETY, safetyStatements, storedReversal } from "./run.ts";
 
 /** One migration of a preview: its statements as they would run. */
@@ -40,9 +40,7 @@ export async function previewPlan(
 ): Promise<PreviewedMigration[]> {
   const previews: PreviewedMigration[] = [];
   // A long plan's listing entries carry no SQL: plan them in full to show what would run.
-  for await (const batch of fullBatches(plan)) {
-    for (const m of batch) previews.push(await previewOne(db, history, m, options));
-  }
+  for await (const m of eachPlanned(plan)) previews.push(await previewOne(db, history, m, options));
   return previews;
 }
 

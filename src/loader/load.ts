@@ -157,7 +157,9 @@ export class MigrationSource {
     if (path === undefined) return undefined;
     // Deno's own read: about half the time of node:fs/promises' readFile, which a plan of
     // 500 unchanged files calls 500 times (planning 500: about 15 ms less).
-    return { path, checksum: sha256Hex(await Deno.readFile(path)) };
+    // Synchronous: a small file reads faster so than awaited, and the bytes die at once
+    // rather than survive in a queue of reads (a long plan reads thousands).
+    return { path, checksum: sha256Hex(Deno.readFileSync(path)) };
   }
 
   /**
