@@ -55,3 +55,32 @@ export function reversalSql(from: number, to: number, perMigrationTransaction: b
   }
   return out;
 }
+
+/**
+ * Writes a project with N migrations of /work/shared/bench's workload (`lib/ddl.mjs`), as its
+ * tide adapter writes them: table `t_i` (serial key, `name text not null`, `created_at
+ * timestamptz default now()`), index `t_i_name_idx`, column `extra_i int`.
+ */
+export async function makeSharedWorkloadProject(n: number): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), `tide-scale-${n}-`));
+  const dir = join(root, "app", "migrations");
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(root, "tide.json"), JSON.stringify({ apps: { app: { migrations: "app/migrations" } } }));
+  for (let i = 1; i <= n; i++) {
+    const id = migrationId(i);
+    await writeFile(
+      join(dir, `${id.replace(/[:-]/g, "_")}_t_${i}.ts`),
+      `import type { MigrationContext } from "tide";
+export const ID = "${id}";
+export const DESCRIPTION = "t_${i}";
+export async function forwards({ manager }: MigrationContext) {
+  manager.addTable("t_${i}", { id: "serial primary key", name: "text not null", created_at: "timestamptz default now()" });
+  manager.addIndex("t_${i}", ["name"], { name: "t_${i}_name_idx" });
+  manager.addColumn("t_${i}", "extra_${i}", "int");
+  return manager;
+}
+`,
+    );
+  }
+  return root;
+}

@@ -57,6 +57,14 @@ export async function unusedNpmFiles(root = join(REPO, "node_modules", ".deno"))
   return found.map((p) => p.slice(REPO.length + 1)).sort();
 }
 
+/**
+ * V8 flags baked into the binary. A young generation capped at 1 MB semi-spaces: V8 otherwise
+ * grows it to 16 MB under a long run's survivors, which is most of the peak RSS of `backwards
+ * all` (bench/RESULTS.md: N=500 and N=3,000, same speed). Measure the binary's configuration
+ * from source with `deno run --v8-flags=<these>`.
+ */
+export const V8_FLAGS = ["--max-semi-space-size=1"];
+
 /** The `deno compile` arguments for one target. */
 export function compileArgs(output: string, excludes: readonly string[], target?: string): string[] {
   return [
@@ -65,6 +73,7 @@ export function compileArgs(output: string, excludes: readonly string[], target?
     "--config",
     join(REPO, "deno.json"),
     ...PERMISSIONS,
+    `--v8-flags=${V8_FLAGS.join(",")}`,
     ...excludes.flatMap((path) => ["--exclude", path]),
     ...(target ? ["--target", target] : []),
     "--output",
@@ -164,6 +173,11 @@ async function smoke(): Promise<void> {
     'embedded import map resolves "tide" → ./src/mod.ts for migration files',
   );
   check(metadata.entrypoint_key === "main.ts", "entry point is main.ts");
+  check(
+    // deno compile puts its own defaults first (argv[0] placeholder, stack size, ...).
+    JSON.stringify(((metadata.v8_flags ?? []) as string[]).slice(-V8_FLAGS.length)) === JSON.stringify(V8_FLAGS),
+    `baked V8 flags: ${V8_FLAGS.join(" ")} (peak RSS; bench/RESULTS.md)`,
+  );
 
   const payload = binary.length - (await stat(base)).size;
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;

@@ -8,6 +8,7 @@
 import { rm } from "node:fs/promises";
 import { type CommandPlan, executePlan, planBackwards, planForwards } from "../engine/commands.ts";
 import { type DataLoss, measureDataLoss } from "../engine/data_loss.ts";
+import { eachPlanned } from "../engine/plan.ts";
 import { previewPlan, previewScript } from "../engine/preview.ts";
 import type { DdlSafety } from "../engine/run.ts";
 import type { Session } from "../engine/session.ts";
@@ -179,11 +180,9 @@ async function ask(
   dataLoss: readonly DataLoss[],
 ): Promise<((o: MigrateOptions, dataLoss: readonly DataLoss[]) => number) | undefined> {
   const apps = plan.apps.length > 1 ? `apps ${plan.apps.join(", ")}` : `app ${plan.apps[0]}`;
-  io.err(
-    `About to reverse ${plan.migrations.length} migration(s) of ${apps}, most recently run first:\n${
-      planLines(plan.migrations).join("\n")
-    }\n`,
-  );
+  io.err(`About to reverse ${plan.migrations.length} migration(s) of ${apps}, most recently run first:\n`);
+  // A long plan lists one by one (its entries are planned again to show their steps).
+  for await (const m of eachPlanned(plan)) io.err(`${planLines([m]).join("\n")}\n`);
   if (dataLoss.length > 0) io.err(`${dataLossLines(dataLoss).join("\n")}\n`);
   if (await confirm(io, `Reverse ${plan.migrations.length} migration(s)?`)) return undefined;
   return (options, dataLoss) => {
@@ -210,6 +209,8 @@ async function run(
     safety,
     atomic: options.atomic ?? false,
     fake: options.fake ?? false,
+    // Only --json prints each migration's statements: a long run need not keep them.
+    keepSql: options.json === true,
     hooks: {
       onEnd: (m, outcome) => {
         io.err(outcomeLine(outcome) + "\n");

@@ -9,16 +9,19 @@ import { distributionColumns, isCitus, SEQUENTIAL_NOTICE } from "../catalog/dist
 import { PlanError, RunError } from "../errors.ts";
 import { quoteName } from "../migration/quote.ts";
 import { LockTimeoutError } from "../db/database.ts";
-import type { HistoryRow } from "./history.ts";
+import { mapLimit } from "../loader/load.ts";
+import { History, type HistoryRow } from "./history.ts";
 import {
   canPlanFromHistory,
+  fingerprint,
+  lighten,
   type Plan,
   planBackwardsMigration,
   planForwardsMigrationWith,
   planFromHistory,
   type PlannedMigration,
 } from "./plan.ts";
-import { type DdlSafety, type RunHooks, runPlan, type RunResult } from "./run.ts";
+import { type DdlSafety, type MigrationOutcome, type RunHooks, runPlan, type RunResult } from "./run.ts";
 import { selectBackwards, selectForwards } from "./select.ts";
 import type { Session } from "./session.ts";
 import type { Target } from "./target.ts";
@@ -29,6 +32,14 @@ export interface PlanRequest {
   readonly target: Target;
 }
 
+/**
+ * How many migrations share one round trip for their stored reversals. A plan longer than
+ * this keeps only listing entries ({@linkcode lighten}) once checked, and plans each migration
+ * again, one at a time, where its operations are needed: memory stays flat however long the
+ * history.
+ */
+export const PLAN_BATCH = 100;
+
 /** A plan, plus what the planner wants the user to know. */
 export interface CommandPlan extends Plan {
   /** The apps the plan covers, in the order they run. */
@@ -37,6 +48,16 @@ export interface CommandPlan extends Plan {
   readonly notices: readonly string[];
   /** Selection under the lock must give the same IDs, or the run is refused. */
   reselect(): Promise<string[]>;
+  /**
+   * The given migrations of this plan in full, one at a time and in order: as planned, or, for
+   * listing entries (`light`), planned again.
+   *
+   * @throws {RunError} when one no longer plans to what was shown (its file or history row
+   * changed meanwhile).
+   */
+  each(migrations: readonly PlannedMigration[]): AsyncGenerator<PlannedMigration>;
+  /** {@linkcode each}, collected. */
+  full(migrations: readonly PlannedMigration[]): Promise<readonly PlannedMigration[]>;
 }
 
 function appsFor(session: Session, app: string, reverse: boolean): string[] {
@@ -45,25 +66,87 @@ function appsFor(session: Session, app: string, reverse: boolean): string[] {
   return reverse ? names.reverse() : names;
 }
 
-/**
- * Maps with at most `limit` calls under way: concurrent enough to overlap file reads and
- * imports, bounded so that hundreds of reads do not all hold their buffers at once.
- */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 function keyOf(m: { app: string; id: string }): string {
   return `${m.app} ${m.id}`;
+}
+
+/**
+ * Plans a chunk of items (at most {@linkcode PLAN_BATCH}): `prepare` does what the chunk
+ * shares (one round trip for its stored reversals), the function it returns plans item `i`.
+ */
+type ChunkPlanner<T> = (chunk: readonly T[]) => Promise<(index: number) => Promise<PlannedMigration>>;
+
+/**
+ * Plans every item. Up to {@linkcode PLAN_BATCH} items: in full, 16 at a time (imports
+ * overlap). More: one at a time, each checked and kept as a listing entry only, so that only
+ * one migration's operations are alive at once.
+ */
+async function planAll<T>(
+  items: readonly T[],
+  prepare: ChunkPlanner<T>,
+  onPlanned: (m: PlannedMigration) => void = () => {},
+): Promise<PlannedMigration[]> {
+  if (items.length <= PLAN_BATCH) {
+    const planAt = await prepare(items);
+    const all = await mapLimit(items.map((_, i) => i), 16, planAt);
+    all.forEach(onPlanned);
+    return all;
+  }
+  const out: PlannedMigration[] = [];
+  for (let i = 0; i < items.length; i += PLAN_BATCH) {
+    const chunk = items.slice(i, i + PLAN_BATCH);
+    const planAt = await prepare(chunk);
+    for (let j = 0; j < chunk.length; j++) {
+      const m = await planAt(j);
+      onPlanned(m);
+      out.push(lighten(m, asRow(chunk[j])));
+    }
+  }
+  return out;
+}
+
+function asRow(item: unknown): HistoryRow | undefined {
+  return typeof item === "object" && item !== null && "ranOn" in item ? item as HistoryRow : undefined;
+}
+
+/** {@linkcode CommandPlan.each} and `full` over a planner; `itemOf` gives a listing entry's item back. */
+function replanning<T>(
+  prepare: ChunkPlanner<T>,
+  itemOf: (m: PlannedMigration) => T,
+): Pick<CommandPlan, "each" | "full"> {
+  async function* each(migrations: readonly PlannedMigration[]): AsyncGenerator<PlannedMigration> {
+    for (let i = 0; i < migrations.length; i += PLAN_BATCH) {
+      const shown = migrations.slice(i, i + PLAN_BATCH);
+      if (!shown.some((m) => m.light)) {
+        yield* shown;
+        continue;
+      }
+      const planAt = await prepare(shown.map(itemOf));
+      for (const [j, was] of shown.entries()) {
+        if (!was.light) {
+          yield was;
+          continue;
+        }
+        const m = await planAt(j);
+        if (m.app !== was.app || m.id !== was.id || fingerprint(m) !== was.fingerprint) {
+          throw new RunError(
+            `Migration ${was.app} ${was.id} no longer plans to what was shown (its file or history row changed ` +
+              "while this run went on); it was not run. Run the command again to see the new plan",
+          );
+        }
+        yield m;
+      }
+    }
+  }
+  return {
+    each,
+    full: async (migrations) => {
+      if (!migrations.some((m) => m.light)) return migrations;
+      const out: PlannedMigration[] = [];
+      for await (const m of each(migrations)) out.push(m);
+      return out;
+    },
+  };
 }
 
 /**
@@ -82,18 +165,23 @@ export async function planBackwards(session: Session, request: PlanRequest): Pro
       selectBackwards(app, rows.filter((r) => r.app === app), request.app === "all" ? { kind: "all" } : request.target)
     );
   };
-  // Only the selected rows' stored reversals are read: not the JSON of the whole history.
-  const rows = await session.history.withReversals(session.db, await select());
-  // A file unchanged since it ran is planned from its history row without importing it:
-  // with hundreds of migrations, imports are most of the cost. The rest are imported
-  // concurrently.
-  const migrations = await mapLimit(rows, 16, async (row) => {
-    const source = session.source(row.app);
-    const file = row.reversal?.operations ? await source.fileOf(row.id) : undefined;
-    if (file && canPlanFromHistory(row, file.checksum)) return planFromHistory(row, file.path, "operations");
-    return await planBackwardsMigration(row, await source.get(row.id));
-  });
-  await refuseDistributionColumnDrops(session, migrations);
+  const prepare: ChunkPlanner<HistoryRow> = async (chunk) => {
+    // Only the selected rows' stored reversals are read: not the JSON of the whole history;
+    // each is parsed when its migration is planned.
+    const texts = await session.history.reversalTexts(session.db, chunk);
+    return async (i) => {
+      const row = { ...chunk[i]!, reversal: History.parseReversal(texts[i] ?? null) };
+      // A file unchanged since it ran is planned from its history row without importing it:
+      // with hundreds of migrations, imports are most of the cost.
+      const source = session.source(row.app);
+      const file = row.reversal?.operations ? await source.fileOf(row.id) : undefined;
+      if (file && canPlanFromHistory(row, file.checksum)) return planFromHistory(row, file.path, "operations");
+      return await planBackwardsMigration(row, await source.get(row.id));
+    };
+  };
+  const drops: ColumnDrop[] = [];
+  const migrations = await planAll(await select(), prepare, (m) => drops.push(...columnDrops(m)));
+  await refuseDistributionColumnDrops(session, drops);
   const refused = migrations.filter((m) => m.irreversible.length > 0);
   if (refused.length > 0) {
     throw new PlanError(
@@ -110,6 +198,7 @@ export async function planBackwards(session: Session, request: PlanRequest): Pro
       ...(await citusNotices(session, migrations)),
     ],
     reselect: async () => (await select()).map(keyOf),
+    ...replanning(prepare, (m) => m.history!),
   };
 }
 
@@ -150,16 +239,28 @@ export async function planForwards(session: Session, request: PlanRequest): Prom
       }
     }
   }
-  const migrations = await Promise.all(picked.map(async ({ app, id }) => {
-    const migration = await session.source(app).get(id);
-    if (!migration) throw new PlanError(`Migration ${id} of app ${app} disappeared while planning`);
-    return await planForwardsMigrationWith(migration, { retainDropped: session.config.retainDropped }); // retention (issue 15)
-  }));
+  // Imports bounded as everywhere in planning: at most 16 under way.
+  const prepare: ChunkPlanner<{ app: string; id: string }> = (chunk) =>
+    Promise.resolve(async (i) => {
+      const { app, id } = chunk[i]!;
+      const migration = await session.source(app).get(id);
+      if (!migration) throw new PlanError(`Migration ${id} of app ${app} disappeared while planning`);
+      return await planForwardsMigrationWith(migration, { retainDropped: session.config.retainDropped }); // retention (issue 15)
+    });
+  const drops: ColumnDrop[] = [];
+  const migrations = await planAll(picked, prepare, (m) => drops.push(...columnDrops(m)));
   // retention (issue 15): e.g. a retain that a hand-written backwards cannot honour.
   notices.push(...migrations.flatMap((m) => m.warnings.map((w) => `${m.app} ${m.id}: ${w}`)));
-  await refuseDistributionColumnDrops(session, migrations);
+  await refuseDistributionColumnDrops(session, drops);
   notices.push(...(await citusNotices(session, migrations)));
-  return { direction: "forwards", apps, migrations, notices, reselect: async () => (await select()).map(keyOf) };
+  return {
+    direction: "forwards",
+    apps,
+    migrations,
+    notices,
+    reselect: async () => (await select()).map(keyOf),
+    ...replanning(prepare, (m) => ({ app: m.app, id: m.id })),
+  };
 }
 
 /** Citus: the plan says that its migrations run in sequential mode. */
@@ -167,22 +268,33 @@ async function citusNotices(session: Session, migrations: readonly PlannedMigrat
   return migrations.some((m) => m.transactional) && await isCitus(session.db) ? [SEQUENTIAL_NOTICE] : [];
 }
 
+/** A column a migration drops, for the Citus check. */
+interface ColumnDrop {
+  /** `<app> <id>` of the migration (not the migration: a long plan must not keep it alive). */
+  readonly migration: string;
+  readonly table: string;
+  readonly column: string;
+}
+
+/** The columns a planned migration drops (read while it is planned in full). */
+function columnDrops(m: PlannedMigration): ColumnDrop[] {
+  return m.operations.flatMap((o) =>
+    o.rendered.destroys.flatMap((d) => (d.kind === "column" ? [{ migration: `${m.app} ${m.id}`, table: d.table, column: d.column }] : []))
+  );
+}
+
 /**
  * Citus: a plan that drops a distributed table's distribution column is refused before anything
  * runs (Citus would refuse the statement mid-run, and no reversal could re-add the column).
  */
-async function refuseDistributionColumnDrops(session: Session, migrations: readonly PlannedMigration[]) {
-  const drops = migrations.flatMap((m) =>
-    m.operations.flatMap((o) =>
-      o.rendered.destroys.flatMap((d) => (d.kind === "column" ? [{ m, table: d.table, column: d.column }] : []))
-    )
-  );
+async function refuseDistributionColumnDrops(session: Session, drops: readonly ColumnDrop[]) {
+  if (drops.length === 0) return;
   const found = await distributionColumns(session.db, drops.map((d) => [quoteName(d.table), d.column] as const));
   if (found.length === 0) return;
   throw new PlanError(
     found.map((i) => {
       const d = drops[i]!;
-      return `Cannot drop column "${d.table}.${d.column}" (migration ${d.m.app} ${d.m.id}): it is the distribution ` +
+      return `Cannot drop column "${d.table}.${d.column}" (migration ${d.migration}): it is the distribution ` +
         `column of Citus table "${d.table}", which Citus cannot drop. Undistribute the table first ` +
         `(select undistribute_table('${d.table}') in an earlier migration) or drop the whole table`;
     }).join(". ") + ". Nothing was run",
@@ -200,11 +312,17 @@ export interface ExecuteOptions {
   readonly safety?: DdlSafety;
   /** The whole run in one transaction. */
   readonly atomic?: boolean;
+  /**
+   * Keep each outcome's executed statements (`sql`); false drops them once reported to the
+   * hooks, so that a run of thousands keeps small results. @default true
+   */
+  readonly keepSql?: boolean;
 }
 
 /**
  * Takes the migration lock, checks that the history still selects the planned migrations
- * (another run may have gone first), and runs the plan.
+ * (another run may have gone first), and runs the plan, {@linkcode PLAN_BATCH} migrations
+ * planned in full at a time.
  *
  * @throws {RunError} when the lock cannot be had or the history changed meanwhile.
  */
@@ -233,17 +351,74 @@ export async function executePlan(
             "Run the command again to see the new plan",
         );
       }
-      return await runPlan(session.db, session.history, plan, {
+      const runOptions = {
         fake: options.fake ?? false,
         hooks: options.hooks ?? {},
         atomic: options.atomic ?? false,
         ...(options.safety ? { safety: options.safety } : {}),
-      });
+      };
+      const small = (r: RunResult): RunResult =>
+        options.keepSql === false ? { ...r, outcomes: r.outcomes.map((o) => ({ ...o, sql: [] })) } : r;
+      // All or nothing needs every migration in the one transaction.
+      if (options.atomic || !plan.migrations.some((m) => m.light)) {
+        const migrations = await plan.full(plan.migrations);
+        return small(await runPlan(session.db, session.history, { direction: plan.direction, migrations }, runOptions));
+      }
+      return await runOneByOne(session, plan, runOptions, small);
     });
   } catch (error) {
     if (error instanceof LockTimeoutError) throw new RunError(error.message, { cause: error });
     throw error;
   }
+}
+
+/**
+ * Runs a long plan one migration at a time, each planned in full just before it runs (its
+ * stored reversals fetched {@linkcode PLAN_BATCH} at a time); stops at the first failure.
+ */
+async function runOneByOne(
+  session: Session,
+  plan: CommandPlan,
+  options: { hooks: RunHooks } & Parameters<typeof runPlan>[3],
+  small: (r: RunResult) => RunResult,
+): Promise<RunResult> {
+  const outcomes: MigrationOutcome[] = [];
+  const notRun = (m: PlannedMigration): MigrationOutcome => ({
+    app: m.app,
+    id: m.id,
+    description: m.description,
+    status: "not-run",
+    durationMs: 0,
+    sql: [],
+  });
+  const planned = plan.each(plan.migrations);
+  for (const shown of plan.migrations) {
+    let m: PlannedMigration;
+    try {
+      const next = await planned.next();
+      if (next.done) throw new RunError(`Migration ${shown.app} ${shown.id} could not be planned again`);
+      m = next.value;
+    } catch (error) {
+      // It did not run: it says why, the later ones did not happen.
+      const failure: MigrationOutcome = {
+        ...notRun(shown),
+        status: "failed",
+        error: { message: (error as Error).message },
+      };
+      options.hooks.onEnd?.(shown, failure);
+      outcomes.push(failure, ...plan.migrations.slice(outcomes.length + 1).map(notRun));
+      return { success: false, outcomes };
+    }
+    const result = small(
+      await runPlan(session.db, session.history, { direction: plan.direction, migrations: [m] }, options),
+    );
+    outcomes.push(...result.outcomes);
+    if (!result.success) {
+      outcomes.push(...plan.migrations.slice(outcomes.length).map(notRun));
+      return { success: false, outcomes };
+    }
+  }
+  return { success: true, outcomes };
 }
 
 /** One migration's state, for `check` (Piccolo's `MigrationStatus` plus tide's fields). */
@@ -264,14 +439,24 @@ export interface MigrationStatus {
   readonly reversibleFromHistory: boolean | null;
 }
 
-/** Lists every migration of one app (or all), files and history rows alike, in ID order. */
+/**
+ * Lists every migration of one app (or all), files and history rows alike, in ID order,
+ * without importing modules: IDs from file names, descriptions from the history row (else
+ * the file's text), `changedSinceRun` from checksums (see `MigrationSource.listed`).
+ */
 export async function migrationStatuses(session: Session, app?: string): Promise<MigrationStatus[]> {
   const apps = app === undefined ? session.config.apps.map((a) => a.name) : [session.app(app).name];
-  const rows = await session.history.list(session.db, apps);
+  // The stored reversals are read only for rows whose file is gone, not for the whole history.
+  const rows = await session.history.list(session.db, apps, { reversals: false });
   const statuses: MigrationStatus[] = [];
   for (const name of apps) {
-    const files = await session.source(name).all();
     const ran = new Map(rows.filter((r) => r.app === name).map((r) => [r.id, r]));
+    const listed = await session.source(name).listed((id) => (ran.get(id)?.description ?? null) === null);
+    const files = new Map(listed.map((f) => [f.id, f]));
+    const orphans = new Map(
+      (await session.history.withReversals(session.db, [...ran.values()].filter((r) => !files.has(r.id))))
+        .map((r) => [r.id, r]),
+    );
     const ids = [...new Set([...files.keys(), ...ran.keys()])].sort();
     for (const id of ids) {
       const file = files.get(id);
@@ -279,13 +464,13 @@ export async function migrationStatuses(session: Session, app?: string): Promise
       statuses.push({
         appName: name,
         migrationId: id,
-        description: file?.description ?? row?.description ?? "",
+        description: row?.description ?? file?.description ?? "",
         hasRan: row !== undefined,
         fileMissing: file === undefined,
         ranOn: row?.ranOn ?? null,
         path: file?.path ?? null,
         changedSinceRun: file !== undefined && row?.checksum != null && row.checksum !== file.checksum,
-        reversibleFromHistory: file === undefined ? (row?.reversal?.statements ?? null) !== null : null,
+        reversibleFromHistory: file === undefined ? (orphans.get(id)?.reversal?.statements ?? null) !== null : null,
       });
     }
   }

@@ -9,7 +9,7 @@
 import type { Queryable } from "../db/database.ts";
 import { quoteIdent, quoteName } from "../migration/quote.ts";
 import type { DataTarget } from "../migration/render.ts";
-import type { Plan } from "./plan.ts";
+import { eachPlanned, type Plan } from "./plan.ts";
 
 /** One thing a plan would destroy. */
 export interface DataLoss {
@@ -43,7 +43,8 @@ export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLo
   const targets: Target[] = [];
   const single: Promise<(DataLoss & { seq: number }) | undefined>[] = [];
   let seq = 0;
-  for (const m of plan.migrations) {
+  // A long plan's listing entries carry no operations: they are planned again, batch by batch.
+  for await (const m of eachPlanned(plan)) {
     const migration = `${m.app} ${m.id}`;
     for (const unit of m.operations) {
       for (const target of unit.rendered.destroys) {

@@ -129,6 +129,15 @@ export class History {
    * reads the JSON of the migrations it reverses only, not of the whole history.
    */
   async withReversals(db: Queryable, rows: readonly HistoryRow[]): Promise<HistoryRow[]> {
+    const texts = await this.reversalTexts(db, rows);
+    return rows.map((r, i) => ({ ...r, reversal: History.parseReversal(texts[i] ?? null) }));
+  }
+
+  /**
+   * The stored reversals of rows listed without them, as JSON text in row order (null where
+   * none was stored): a long plan parses each one only when it plans that migration.
+   */
+  async reversalTexts(db: Queryable, rows: readonly HistoryRow[]): Promise<(string | null)[]> {
     if (rows.length === 0) return [];
     const found = await db.query<{ app: string; id: string; reversal: string | null }>(
       `select app_name as app, name as id, reversal::text as reversal from ${this.table}
@@ -136,10 +145,12 @@ export class History {
       [rows.map((r) => r.app), rows.map((r) => r.id)],
     ).catch(() => []); // A Piccolo table without tide's columns: nothing was stored.
     const byKey = new Map(found.map((f) => [`${f.app}\0${f.id}`, f.reversal]));
-    return rows.map((r) => {
-      const text = byKey.get(`${r.app}\0${r.id}`) ?? null;
-      return { ...r, reversal: text === null ? null : JSON.parse(text) as StoredReversal };
-    });
+    return rows.map((r) => byKey.get(`${r.app}\0${r.id}`) ?? null);
+  }
+
+  /** A stored reversal from its JSON text. */
+  static parseReversal(text: string | null): StoredReversal | null {
+    return text === null ? null : JSON.parse(text) as StoredReversal;
   }
 
   /** The statement that records a migration as run. */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { type LoadedMigration, recordOperations } from "../loader/load.ts";
 import type { Operation } from "../migration/operations.ts";
 import { type NotRestored, renderBackwards, type RenderedOperation, renderForwards } from "../migration/render.ts";
@@ -50,12 +51,22 @@ export interface PlannedMigration {
   readonly warnings: readonly string[];
   /** What its reversal cannot restore (backwards), from its operations' captures. */
   readonly notRestored: readonly NotRestored[];
+  /**
+   * Set on a listing entry of a long plan ({@linkcode lighten}): its SQL was dropped to keep the
+   * plan small, and it must be planned again (and match `fingerprint`) before it runs or is
+   * previewed.
+   */
+  readonly light?: true;
+  /** What the entry's steps were, hashed, when it was lightened. */
+  readonly fingerprint?: string;
 }
 
 /** A frozen, ordered list of migrations to run in one direction. */
 export interface Plan {
   readonly direction: Direction;
   readonly migrations: readonly PlannedMigration[];
+  /** The given migrations in full, one at a time: listing entries (`light`) planned again; see `CommandPlan.each`. */
+  readonly each?: (migrations: readonly PlannedMigration[]) => AsyncGenerator<PlannedMigration>;
 }
 
 /** Plans one migration forwards. */
@@ -244,4 +255,44 @@ export function planNotRestored(
   migrations: readonly PlannedMigration[],
 ): { migration: string; object: string; what: string }[] {
   return migrations.flatMap((m) => m.notRestored.map((n) => ({ migration: `${m.app} ${m.id}`, ...n })));
+}
+
+/**
+ * A listing entry of a planned migration, for long plans: what the plan check, the lock's
+ * re-selection, the progress hooks and the results need (app, ID, description, path, its
+ * history row without the stored reversal, warnings, whether it is transactional), and no
+ * operations. Everything that reads operations (the prompt's listing, the data-loss
+ * preflight, preview, run) plans it again through `Plan.full`, batch by batch, and
+ * {@linkcode fingerprint} says whether that gave what was checked.
+ *
+ * @param row the history row as listed (without its stored reversal), to keep rather than a copy
+ */
+export function lighten(m: PlannedMigration, row?: HistoryRow): PlannedMigration {
+  return Object.freeze({
+    ...m,
+    history: row ?? (m.history === undefined ? undefined : { ...m.history, reversal: null }),
+    migration: m.migration,
+    operations: [],
+    light: true as const,
+    fingerprint: fingerprint(m),
+  });
+}
+
+/**
+ * The migrations of a plan in full, one at a time, in plan order: listing entries are planned
+ * again (see `CommandPlan.each`).
+ */
+export async function* eachPlanned(plan: Plan): AsyncGenerator<PlannedMigration> {
+  if (plan.each && plan.migrations.some((m) => m.light)) yield* plan.each(plan.migrations);
+  else yield* plan.migrations;
+}
+
+/** A hash of what a planned migration would run: each step's SQL (or label) and its wrapping. */
+export function fingerprint(m: PlannedMigration): string {
+  const hash = createHash("sha1").update(`${m.app}\0${m.id}\0${m.direction}\0${m.transactional}\0${m.source}`);
+  for (const o of m.operations) {
+    hash.update(`\0op${o.rendered.index}${o.rendered.transactional ? "t" : "n"}`);
+    for (const step of o.rendered.steps) hash.update("sql" in step ? `\0s${step.sql}` : `\0f${step.label}`);
+  }
+  return hash.digest("hex");
 }

@@ -5,15 +5,15 @@
  * @module
  */
 
-import type { Queryable } from "../db/database.ts";
 import { isCitus } from "../catalog/distribution.ts";
+import type { Queryable } from "../db/database.ts";
 import { captureFor } from "../migration/capture.ts";
 import { type Capture, CAPTURING_KINDS } from "../migration/operations.ts";
 import { renderForwards } from "../migration/render.ts";
 import type { DataLoss } from "./data_loss.ts";
 import type { History } from "./history.ts";
 import { withRetention } from "../retention/capture.ts";
-import type { Plan, PlannedMigration } from "./plan.ts";
+import { eachPlanned, type Plan, type PlannedMigration } from "./plan.ts";
 import { citusStatements, type DdlSafety, DEFAULT_DDL_SAFETY, safetyStatements, storedReversal } from "./run.ts";
 
 /** One migration of a preview: its statements as they would run. */
@@ -42,57 +42,66 @@ export async function previewPlan(
 ): Promise<PreviewedMigration[]> {
   const previews: PreviewedMigration[] = [];
   const citus = await isCitus(db);
-  for (const m of plan.migrations) {
-    const statements: string[] = [
-      ...safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, m.transactional),
-      ...citusStatements(m, citus),
-    ];
-    const captures: Record<string, Capture> = {};
-    const warnings: string[] = [];
-    if (!options.fake) {
-      for (const unit of m.operations) {
-        let rendered = unit.rendered;
-        if (unit.direction === "forwards" && unit.op !== undefined && CAPTURING_KINDS.has(unit.op.kind)) {
-          let capture = await captureFor(db, unit.op);
-          // retention (issue 15): as the run captures it.
-          if (m.direction === "forwards") {
-            capture = await withRetention(db, unit.op, capture, {
-              app: m.app,
-              migration: m.id,
-              index: rendered.index,
-            });
-          }
-          if (capture !== undefined) captures[String(rendered.index)] = capture;
-          // A preview runs nothing, so an object that an earlier step of the plan creates is
-          // not in the catalog yet: the real run captures it, this script's history row
-          // cannot. Say so rather than print a script that silently differs from the run.
-          else {
-            warnings.push(
-              `${rendered.summary}: its object does not exist yet, so the preview cannot capture what reversing it needs; ` +
-                "this script records the migration without that capture (run tide itself, or preview it after the earlier migrations ran)",
-            );
-          }
-          rendered = renderForwards(unit.op, rendered.index, capture);
+  // A long plan's listing entries carry no SQL: plan them in full to show what would run.
+  for await (const m of eachPlanned(plan)) previews.push(await previewOne(db, history, m, options, citus));
+  return previews;
+}
+
+async function previewOne(
+  db: Queryable,
+  history: History,
+  m: PlannedMigration,
+  options: { fake?: boolean; safety?: DdlSafety },
+  citus: boolean,
+): Promise<PreviewedMigration> {
+  const statements: string[] = [
+    ...safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, m.transactional),
+    ...citusStatements(m, citus),
+  ];
+  const captures: Record<string, Capture> = {};
+  const warnings: string[] = [];
+  if (!options.fake) {
+    for (const unit of m.operations) {
+      let rendered = unit.rendered;
+      if (unit.direction === "forwards" && unit.op !== undefined && CAPTURING_KINDS.has(unit.op.kind)) {
+        let capture = await captureFor(db, unit.op);
+        // retention (issue 15): as the run captures it.
+        if (m.direction === "forwards") {
+          capture = await withRetention(db, unit.op, capture, {
+            app: m.app,
+            migration: m.id,
+            index: rendered.index,
+          });
         }
-        for (const step of rendered.steps) {
-          statements.push("sql" in step ? step.sql : `-- ${step.label} (runs JavaScript, not shown)`);
+        if (capture !== undefined) captures[String(rendered.index)] = capture;
+        // A preview runs nothing, so an object that an earlier step of the plan creates is
+        // not in the catalog yet: the real run captures it, this script's history row
+        // cannot. Say so rather than print a script that silently differs from the run.
+        else {
+          warnings.push(
+            `${rendered.summary}: its object does not exist yet, so the preview cannot capture what reversing it needs; ` +
+              "this script records the migration without that capture (run tide itself, or preview it after the earlier migrations ran)",
+          );
         }
+        rendered = renderForwards(unit.op, rendered.index, capture);
+      }
+      for (const step of rendered.steps) {
+        statements.push("sql" in step ? step.sql : `-- ${step.label} (runs JavaScript, not shown)`);
       }
     }
-    statements.push(
-      m.direction === "forwards"
-        ? history.insertStatement(
-          m.app,
-          m.id,
-          m.description,
-          m.migration?.checksum ?? null,
-          storedReversal(m, captures, options.fake ?? false),
-        )
-        : history.deleteStatement(m.app, m.id),
-    );
-    previews.push({ migration: m, statements, transactional: m.transactional, warnings });
   }
-  return previews;
+  statements.push(
+    m.direction === "forwards"
+      ? history.insertStatement(
+        m.app,
+        m.id,
+        m.description,
+        m.migration?.checksum ?? null,
+        storedReversal(m, captures, options.fake ?? false),
+      )
+      : history.deleteStatement(m.app, m.id),
+  );
+  return { migration: m, statements, transactional: m.transactional, warnings };
 }
 
 /**

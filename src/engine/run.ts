@@ -121,6 +121,8 @@ export async function runPlan(
   plan: Plan,
   options: RunOptions = {},
 ): Promise<RunResult> {
+  // A listing entry of a long plan has no SQL: running it would only delete its history row.
+  if (plan.migrations.some((m) => m.light)) throw new TypeError("runPlan was given listing entries: plan them in full");
   // Citus: known once per session; every migration's transaction then runs in sequential mode.
   options = { ...options, citus: await isCitus(db) };
   if (options.atomic) return await runAtomic(db, history, plan, options);

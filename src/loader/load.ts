@@ -6,11 +6,13 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { AppConfig } from "../config.ts";
 import { LoadError } from "../errors.ts";
 import { type MigrationContext, MigrationManager } from "../migration/manager.ts";
+import { readStaticExports } from "./static.ts";
 
 /** What a migration file exports. */
 export interface MigrationModule {
@@ -30,6 +32,18 @@ export interface LoadedMigration {
   /** SHA-256 of the file's bytes, hex. */
   readonly checksum: string;
   readonly module: MigrationModule;
+}
+
+/** A migration file as a listing shows it, read without importing it where possible. */
+export interface ListedMigration {
+  readonly app: string;
+  readonly id: string;
+  /** Absolute path of the file. */
+  readonly path: string;
+  /** SHA-256 of the file's bytes, hex. */
+  readonly checksum: string;
+  /** The file's DESCRIPTION; undefined when it was not needed and could not be read statically. */
+  readonly description: string | undefined;
 }
 
 const NEW_STYLE_NAME = /^(\d{4})_(\d{2})_(\d{2})T(\d{2})_(\d{2})_(\d{2})_(\d{6})(?=[_.])/;
@@ -143,7 +157,9 @@ export class MigrationSource {
     if (path === undefined) return undefined;
     // Deno's own read: about half the time of node:fs/promises' readFile, which a plan of
     // 500 unchanged files calls 500 times (planning 500: about 15 ms less).
-    return { path, checksum: await sha256(await Deno.readFile(path)) };
+    // Synchronous: a small file reads faster so than awaited, and the bytes die at once
+    // rather than survive in a queue of reads (a long plan reads thousands).
+    return { path, checksum: sha256Hex(Deno.readFileSync(path)) };
   }
 
   /**
@@ -167,6 +183,54 @@ export class MigrationSource {
       seen.set(id, path);
     }
     return [...seen.keys()].sort();
+  }
+
+  /**
+   * Every migration file of the app as a listing needs it (`check`): the ID from the file name
+   * (files named as `tide new` names them), the checksum of its bytes, and the description read
+   * from its text. A file is imported only when its name carries no ID, when its text does not
+   * plainly export the ID its name says, or when `wantsDescription` asks for a description that
+   * its text does not plainly give. In ID order.
+   *
+   * @throws {LoadError} on a duplicate ID, or for a file that must be imported and is malformed.
+   */
+  async listed(wantsDescription: (id: string) => boolean = () => true): Promise<ListedMigration[]> {
+    const paths = await this.files();
+    // Synchronous reads: for thousands of small files, faster than as many awaited ones.
+    const listed: (ListedMigration | undefined)[] = paths.map((path) => {
+      const named = idFromFileName(basename(path));
+      if (named === undefined || this.#imports.has(path)) return undefined;
+      let bytes: Uint8Array;
+      try {
+        bytes = Deno.readFileSync(path);
+      } catch {
+        return undefined; // Unreadable: the import below reports it as it always has.
+      }
+      const found = readStaticExports(bytes);
+      if (found.id !== named || (found.description === undefined && wantsDescription(named))) return undefined;
+      return { app: this.app.name, id: named, path, checksum: sha256Hex(bytes), description: found.description };
+    });
+    const imported = await mapLimit(
+      paths.filter((_, i) => listed[i] === undefined),
+      16,
+      async (path): Promise<ListedMigration> => {
+        const loaded = await this.#import(path);
+        return { app: this.app.name, id: loaded.id, path, checksum: loaded.checksum, description: loaded.description };
+      },
+    );
+    for (let i = 0, j = 0; i < listed.length; i++) listed[i] ??= imported[j++];
+    const seen = new Map<string, string>();
+    for (const m of listed as ListedMigration[]) {
+      const other = seen.get(m.id);
+      if (other !== undefined) {
+        throw new LoadError(
+          m.path,
+          `Duplicate migration ID "${m.id}" in app "${this.app.name}": ${other} and ${m.path}. Give one of them a new ID`,
+        );
+      }
+      seen.set(m.id, m.path);
+    }
+    return (listed as ListedMigration[]).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   #import(path: string): Promise<LoadedMigration> {
@@ -194,9 +258,33 @@ function basename(path: string): string {
 }
 
 /** SHA-256 of bytes, hex: the checksum stored with a history row. */
-export async function sha256(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+export function sha256(bytes: Uint8Array): Promise<string> {
+  return Promise.resolve(sha256Hex(bytes));
+}
+
+/**
+ * {@linkcode sha256}, synchronously: node:crypto's hash is native and synchronous, about a
+ * tenth of the time of `crypto.subtle.digest` per small file (3,000 files: 25 vs 100 ms).
+ */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * Maps with at most `limit` calls under way: concurrent enough to overlap file reads and
+ * imports, bounded so that hundreds of them do not all hold their buffers at once.
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /**

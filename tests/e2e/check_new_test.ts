@@ -101,3 +101,45 @@ eachBackend("new: Piccolo's ID format, the file name from it, later IDs sort lat
   assertEquals(bad.code, 1);
   assertEquals((await filesIn(dir)).length, 4);
 });
+
+eachBackend("check reads without importing: IDs from names, descriptions from history or text", async ({ url }) => {
+  const root = await makeProject({ app: { migrations: [1, 2].map((n) => tableMigration(n)) } });
+  const dir = join(root, "app", "migrations");
+  const env = { TIDE_DATABASE_URL: url };
+  assertEquals((await tide(["forwards", "app"], { cwd: root, env })).code, 0);
+  // Run, then edited: the description it ran with, and "changed since it ran".
+  const first = join(dir, "2026_01_01T00_00_00_000001_m.ts");
+  await writeFile(first, (await readFile(first, "utf8")).replace('"Create t1"', '"Renamed"'));
+  // A module that fails when imported: check still lists it, from its text.
+  await writeFile(
+    join(dir, "2026_01_01T00_00_00_000003_m.ts"),
+    `export const ID = "${idOf(3)}";\nexport const DESCRIPTION = 'it\\'s \`3\`';\n` +
+      `throw new Error("imported!");\nexport async function forwards({ manager }) { return manager; }\n`,
+  );
+  // A description only JavaScript can compute: imported, as before.
+  await writeFile(
+    join(dir, "2026_01_01T00_00_00_000004_m.ts"),
+    `export const ID = "${idOf(4)}";\nexport const DESCRIPTION = ["four", "computed"].join(" ");\n` +
+      `export async function forwards({ manager }) { return manager; }\n`,
+  );
+  const r = await tide(["check", "--json"], { cwd: root, env });
+  assertEquals(r.code, 0, r.stderr);
+  const statuses = JSON.parse(r.stdout) as Record<string, unknown>[];
+  assertEquals(
+    statuses.map((s) => [s.migrationId, s.description, s.hasRan, s.changedSinceRun]),
+    [
+      [idOf(1), "Create t1", true, true],
+      [idOf(2), "Create t2", true, false],
+      [idOf(3), "it's `3`", false, false],
+      [idOf(4), "four computed", false, false],
+    ],
+  );
+  // A name and an exported ID that disagree: the import that settles it says so.
+  await writeFile(
+    join(dir, "2026_01_01T00_00_00_000005_m.ts"),
+    `export const ID = "${idOf(6)}";\nexport async function forwards({ manager }) { return manager; }\n`,
+  );
+  const bad = await tide(["check"], { cwd: root, env });
+  assertEquals(bad.code, 1);
+  assertMatch(bad.stderr, /exports ID .* but its name says/);
+});
