@@ -41,7 +41,8 @@ function parseSafety(options: MigrateOptions): DdlSafety {
   return {
     lockTimeoutMs: parseDuration(options.ddlLockTimeout ?? "5s"),
     retries,
-    statementTimeoutMs: options.statementTimeout ? parseDuration(options.statementTimeout) : undefined,
+    // `--statement-timeout 0` is Postgres's "no timeout" (SET LOCAL statement_timeout = 0), not "not given".
+    statementTimeoutMs: options.statementTimeout !== undefined ? parseDuration(options.statementTimeout) : undefined,
   };
 }
 
@@ -192,6 +193,7 @@ async function run(
     hooks: {
       onEnd: (m, outcome) => {
         io.err(outcomeLine(outcome) + "\n");
+        if (outcome.note) io.err(`warning: ${m.app} ${m.id}: ${outcome.note}\n`);
         if (options.clean && outcome.status === "reversed" && m.path) cleaned.push(m.path);
       },
     },
@@ -201,7 +203,9 @@ async function run(
     await rm(path, { force: true });
     io.err(`deleted  ${path}\n`);
   }
-  const failure = result.outcomes.find((o) => o.error)?.error;
+  // A run the lost connection stopped between two migrations has no failed one, yet is not done.
+  const failure = result.outcomes.find((o) => o.error)?.error ??
+    (result.stopped === undefined ? undefined : { message: result.stopped });
   const verb = plan.direction === "backwards" ? "Reversed" : options.fake ? "Faked" : "Applied";
   const message = failure ? failure.message : summary(result, verb, performance.now() - started);
   if (options.json) printJson(io, runJson(result.success, message, result.outcomes, dataLoss));
