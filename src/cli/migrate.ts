@@ -6,8 +6,8 @@
  */
 
 import { rm } from "node:fs/promises";
-import { type CommandPlan, executePlan, planBackwards, planForwards } from "../engine/commands.ts";
-import { type DataLoss, measureDataLoss } from "../engine/data_loss.ts";
+import { type CommandPlan, executePlan, planBackwards, planForwards, preflightDataLoss } from "../engine/commands.ts";
+import type { DataLoss } from "../engine/data_loss.ts";
 import { previewPlan, previewScript } from "../engine/preview.ts";
 import type { DdlSafety } from "../engine/run.ts";
 import type { Session } from "../engine/session.ts";
@@ -65,7 +65,7 @@ export async function migrate(
     for (const notice of plan.notices) io.err(`warning: ${notice}\n`);
     if (plan.migrations.length === 0) return nothingToDo(io, direction, plan, options);
     // The preflight: what would be destroyed, measured before anything runs or is asked.
-    const dataLoss = options.fake ? [] : await measureDataLoss(session.db, plan);
+    const dataLoss = options.fake ? [] : await preflightDataLoss(session, plan, lockTimeoutMs);
     if (dataLoss.length > 0 && (options.forbidDataLoss || session.config.forbidDataLoss)) {
       return refuseDataLoss(io, dataLoss, options);
     }

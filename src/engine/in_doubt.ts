@@ -22,14 +22,14 @@ export type Learned = { readonly ok: true; readonly truth: ReadonlyMap<string, T
 export interface InDoubtLimits {
   /** How long to keep trying to connect again (a server restart takes seconds). @default 30000 */
   readonly reconnectMs: number;
-  /** How long the lost session may take to end by itself before tide ends it. @default 2000 */
+  /** How long the lost session may take to end by itself before tide ends it. @default 1000 */
   readonly settleMs: number;
   /** How long to wait for it to end after pg_terminate_backend. @default 5000 */
   readonly terminateMs: number;
 }
 
 /** The defaults of {@linkcode InDoubtLimits}. */
-export const DEFAULT_IN_DOUBT: InDoubtLimits = { reconnectMs: 30_000, settleMs: 2_000, terminateMs: 5_000 };
+export const DEFAULT_IN_DOUBT: InDoubtLimits = { reconnectMs: 30_000, settleMs: 1_000, terminateMs: 5_000 };
 
 /** The key of a migration in {@linkcode Learned}. */
 export function truthKey(m: { app: string; id: string }): string {

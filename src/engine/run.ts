@@ -8,7 +8,7 @@
 import { ConnectionLostError, type Database, type Queryable, StatementError } from "../db/database.ts";
 import { captureFor } from "../migration/capture.ts";
 import { type Capture, CAPTURING_KINDS, type Operation } from "../migration/operations.ts";
-import { quoteIdent, splitName } from "../migration/quote.ts";
+import { quoteIdent, quoteName, splitName } from "../migration/quote.ts";
 import { renderBackwards, renderForwards, type Step } from "../migration/render.ts";
 import { History, type StoredReversal } from "./history.ts";
 import { DEFAULT_IN_DOUBT, type InDoubtLimits, learnTruth, truthKey } from "./in_doubt.ts";
@@ -417,7 +417,15 @@ async function migrationBody(
       }
       if (!m.transactional && unit.direction === "forwards" && unit.op?.kind === "addIndex" && unit.op.concurrently) {
         await batch.flush();
-        await dropInvalidLeftover(q, unit.op.table, unit.op.name, executed);
+        if (await leftoverIndex(q, unit.op, executed) === "kept") steps = [];
+      }
+      if (!m.transactional && unit.direction === "backwards" && unit.op?.kind === "addIndex" && unit.op.concurrently) {
+        // An interrupted reversal may have dropped the index but not yet the history row.
+        await batch.flush();
+        if (!(await indexExists(q, unit.op.table, unit.op.name))) {
+          executed.push(`-- index ${unit.op.name} is already gone (an interrupted run dropped it): nothing to drop`);
+          steps = [];
+        }
       }
       for (const step of steps) await batch.add(step);
     }
@@ -438,20 +446,49 @@ async function migrationBody(
 }
 
 /**
- * A CREATE INDEX CONCURRENTLY interrupted by a crash leaves an INVALID index and no history
- * row. Since the migration has not run, that index is a leftover: drop it so the run proceeds.
+ * A CREATE INDEX CONCURRENTLY interrupted by a crash or a lost connection leaves an INVALID
+ * index, or a complete one, and no history row. Since the migration has not run, an INVALID
+ * index is a leftover: dropped so the run proceeds. A valid one that is exactly what this step
+ * builds (same table, columns in order, uniqueness, a plain btree) is kept instead of built
+ * again; any other index of that name makes the CREATE fail, as it should.
  */
-async function dropInvalidLeftover(q: Queryable, table: string, index: string, executed: string[]): Promise<void> {
-  const { schema } = splitName(table);
-  const name = schema === undefined ? quoteIdent(index) : `${quoteIdent(schema)}.${quoteIdent(index)}`;
-  const [row] = await q.query<{ invalid: boolean }>(
-    "select not i.indisvalid as invalid from pg_index i where i.indexrelid = to_regclass($1)",
-    [name],
+async function leftoverIndex(
+  q: Queryable,
+  op: { table: string; name: string; columns: readonly string[]; unique?: boolean | undefined },
+  executed: string[],
+): Promise<"none" | "dropped" | "kept"> {
+  const name = indexName(op.table, op.name);
+  const [row] = await q.query<{ invalid: boolean; same: boolean }>(
+    `select not i.indisvalid as invalid,
+            i.indrelid = to_regclass($2) and i.indisunique = $3 and i.indpred is null and i.indexprs is null
+              and (select amname from pg_am a join pg_class c on c.relam = a.oid where c.oid = i.indexrelid) = 'btree'
+              and (select array_agg(attname::text order by k.n) from unnest(i.indkey::int2[]) with ordinality k(attnum, n)
+                     join pg_attribute on attrelid = i.indrelid and attnum = k.attnum) = $4::text[] as same
+       from pg_index i where i.indexrelid = to_regclass($1)`,
+    [name, quoteName(op.table), op.unique ?? false, op.columns],
   );
-  if (!row?.invalid) return;
-  const sql = `DROP INDEX CONCURRENTLY ${name}`;
-  executed.push(`-- ${name} is an INVALID leftover of an interrupted run: dropped before building it again`, sql);
-  await q.execute([sql]);
+  if (!row) return "none";
+  if (row.invalid) {
+    const sql = `DROP INDEX CONCURRENTLY ${name}`;
+    executed.push(`-- ${name} is an INVALID leftover of an interrupted run: dropped before building it again`, sql);
+    await q.execute([sql]);
+    return "dropped";
+  }
+  if (!row.same) return "none";
+  executed.push(`-- ${name} was already built by an interrupted run and matches this step: kept`);
+  return "kept";
+}
+
+function indexName(table: string, index: string): string {
+  const { schema } = splitName(table);
+  return schema === undefined ? quoteIdent(index) : `${quoteIdent(schema)}.${quoteIdent(index)}`;
+}
+
+async function indexExists(q: Queryable, table: string, index: string): Promise<boolean> {
+  const [row] = await q.query<{ found: boolean }>("select to_regclass($1) is not null as found", [
+    indexName(table, index),
+  ]);
+  return Boolean(row?.found);
 }
 
 /**

@@ -43,12 +43,15 @@ export interface ProxyStats {
   cuts: number;
   /** Description of each cut, in order. */
   cutLog: string[];
+  /** Bytes passed on from clients and from the server. */
+  clientBytes: number;
+  serverBytes: number;
 }
 
 /** The proxy. Arm a fault for the Nth connection with {@linkcode FaultProxy.arm}. */
 export class FaultProxy {
   readonly port: number;
-  readonly stats: ProxyStats = { connections: 0, cuts: 0, cutLog: [] };
+  readonly stats: ProxyStats = { connections: 0, cuts: 0, cutLog: [], clientBytes: 0, serverBytes: 0 };
   readonly #listener: Deno.TcpListener;
   readonly #target: { hostname: string; port: number };
   readonly #open = new Set<Deno.TcpConn>();
@@ -252,6 +255,8 @@ export class FaultProxy {
         return;
       }
       passed += chunk.length;
+      if (side === "client") this.stats.clientBytes += chunk.length;
+      else this.stats.serverBytes += chunk.length;
       if (cutAfter !== undefined) {
         doCut(cutAfter);
         return;
