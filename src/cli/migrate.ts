@@ -9,6 +9,7 @@ import { rm } from "node:fs/promises";
 import { type CommandPlan, executePlan, planBackwards, planForwards, preflightDataLoss } from "../engine/commands.ts";
 import type { DataLoss } from "../engine/data_loss.ts";
 import { previewPlan, previewScript } from "../engine/preview.ts";
+import { DEFAULT_IN_DOUBT } from "../engine/in_doubt.ts";
 import type { DdlSafety } from "../engine/run.ts";
 import type { Session } from "../engine/session.ts";
 import { parseTarget, type Target } from "../engine/target.ts";
@@ -31,6 +32,7 @@ export interface MigrateOptions extends GlobalOptions {
   ddlRetries?: string;
   statementTimeout?: string;
   forbidDataLoss?: boolean;
+  reconnectTimeout?: string;
 }
 
 function parseSafety(options: MigrateOptions): DdlSafety {
@@ -187,6 +189,7 @@ async function run(
   const cleaned: string[] = [];
   const result = await executePlan(session, plan, {
     lockTimeoutMs,
+    inDoubt: { ...DEFAULT_IN_DOUBT, reconnectMs: parseDuration(options.reconnectTimeout ?? "30s") },
     safety,
     atomic: options.atomic ?? false,
     fake: options.fake ?? false,

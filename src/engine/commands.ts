@@ -8,6 +8,7 @@
 import { PlanError, RunError } from "../errors.ts";
 import { ConnectionLostError, LockTimeoutError } from "../db/database.ts";
 import { type DataLoss, measureDataLoss } from "./data_loss.ts";
+import type { InDoubtLimits } from "./in_doubt.ts";
 import type { HistoryRow } from "./history.ts";
 import {
   canPlanFromHistory,
@@ -163,6 +164,8 @@ export interface ExecuteOptions {
   readonly safety?: DdlSafety;
   /** The whole run in one transaction. */
   readonly atomic?: boolean;
+  /** After a lost connection: how long to try to learn what committed. */
+  readonly inDoubt?: InDoubtLimits;
 }
 
 /**
@@ -201,6 +204,7 @@ export async function executePlan(
         hooks: options.hooks ?? {},
         atomic: options.atomic ?? false,
         ...(options.safety ? { safety: options.safety } : {}),
+        ...(options.inDoubt ? { inDoubt: options.inDoubt } : {}),
       });
     });
   } catch (error) {

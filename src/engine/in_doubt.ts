@@ -77,10 +77,20 @@ async function reconnect(db: Database, withinMs: number): Promise<Database | str
   const deadline = Date.now() + withinMs;
   let last = "";
   for (let pause = 100;; pause = Math.min(pause * 2, 1000)) {
+    // The driver itself retries while connecting: bound each attempt by the time left.
+    const attempt = db.openAnother!();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), Math.max(0, deadline - Date.now())));
     try {
-      return await db.openAnother!();
+      const got = await Promise.race([attempt, late]);
+      if (got !== "late") return got;
+      attempt.then((d) => d.close(), () => {}).catch(() => {});
+      last = last || "no answer";
+      return `could not connect again within ${withinMs / 1000} s: ${last}`;
     } catch (error) {
       last = (error as Error).message;
+    } finally {
+      clearTimeout(timer);
     }
     if (Date.now() + pause > deadline) return `could not connect again within ${withinMs / 1000} s: ${last}`;
     await new Promise((r) => setTimeout(r, pause));

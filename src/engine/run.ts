@@ -462,8 +462,8 @@ async function leftoverIndex(
     `select not i.indisvalid as invalid,
             i.indrelid = to_regclass($2) and i.indisunique = $3 and i.indpred is null and i.indexprs is null
               and (select amname from pg_am a join pg_class c on c.relam = a.oid where c.oid = i.indexrelid) = 'btree'
-              and (select array_agg(attname::text order by k.n) from unnest(i.indkey::int2[]) with ordinality k(attnum, n)
-                     join pg_attribute on attrelid = i.indrelid and attnum = k.attnum) = $4::text[] as same
+              and (select array_agg(attname::text order by k.n) from unnest(i.indkey::int2[]) with ordinality k(num, n)
+                     join pg_attribute on attrelid = i.indrelid and attnum = k.num) = $4::text[] as same
        from pg_index i where i.indexrelid = to_regclass($1)`,
     [name, quoteName(op.table), op.unique ?? false, op.columns],
   );

@@ -201,3 +201,39 @@ faultsTest(
     }
   },
 );
+
+faultsTest(
+  "when even a new connection cannot be had, the status is unknown, exit 1, saying what to check",
+  async () => {
+    const t = await setup();
+    try {
+      t.proxy.arm(0, { kind: "client-text", text: "COMMIT", occurrence: 1, when: "before" });
+      // Every connection after the first is cut at once: the truth cannot be read.
+      for (let i = 1; i < 5000; i++) t.proxy.arm(i, { kind: "client-bytes", bytes: 0 });
+      const { run, doc } = await trial(t, ["forwards", "app", "--reconnect-timeout", "1s"], t.proxy.urlFor(t.url));
+      assertEquals(doc.migrations.map((m) => m.status), ["unknown", "not-run", "not-run"], run.stdout);
+      assertEquals(run.code, 1);
+      assertMatch(
+        doc.migrations[0]!.error ?? "",
+        /outcome UNKNOWN.*Check before running again: select count\(\*\) from "migration" where app_name = 'app' and name = '2026-01-01T00:00:00:000001'/,
+      );
+      assertMatch(run.stderr, /UNKNOWN +app 2026-01-01T00:00:00:000001/);
+    } finally {
+      await t.done();
+    }
+  },
+);
+
+faultsTest("--statement-timeout 0 means no timeout: SET LOCAL statement_timeout = 0", async () => {
+  const t = await setup(FIRST_THREE.slice(0, 1));
+  try {
+    const run = await tide(["forwards", "app", "--statement-timeout", "0", "--json"], {
+      cwd: t.root,
+      env: { TIDE_DATABASE_URL: t.url },
+    });
+    assertEquals(run.code, 0, run.stderr);
+    assert(runDoc(run)!.migrations[0]!.sql.includes("SET LOCAL statement_timeout = 0"), run.stdout);
+  } finally {
+    await t.done();
+  }
+});
