@@ -13,7 +13,8 @@ import { DEFAULT_IN_DOUBT } from "../engine/in_doubt.ts";
 import type { DdlSafety } from "../engine/run.ts";
 import type { Session } from "../engine/session.ts";
 import { parseTarget, type Target } from "../engine/target.ts";
-import { UsageError } from "../errors.ts";
+import { ConnectionLostError } from "../db/database.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { type GlobalOptions, open, parseDuration, printJson } from "./common.ts";
 import type { Io } from "./io.ts";
 import { confirm } from "./prompt.ts";
@@ -80,6 +81,12 @@ export async function migrate(
       io.err(`${dataLossLines(dataLoss).join("\n")}\n`);
     }
     return await run(io, session, plan, options, lockTimeoutMs, safety, dataLoss);
+  } catch (error) {
+    // Lost while planning or measuring: nothing ran (a loss during a run is reported per migration).
+    if (error instanceof ConnectionLostError) {
+      throw new RunError(`${error.message}. No migration was run; run the command again`, { cause: error });
+    }
+    throw error;
   } finally {
     await session.close();
   }

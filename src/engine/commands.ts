@@ -209,6 +209,10 @@ export async function executePlan(
     });
   } catch (error) {
     if (error instanceof LockTimeoutError) throw new RunError(error.message, { cause: error });
+    // runPlan reports a loss during a migration itself: one that gets here came before any.
+    if (error instanceof ConnectionLostError) {
+      throw new RunError(`${error.message}. No migration was run; run the command again`, { cause: error });
+    }
     throw error;
   }
 }

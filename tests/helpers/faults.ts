@@ -181,6 +181,10 @@ export function statusesAreTrue(
   after: Observed,
 ): string[] {
   const problems: string[] = [];
+  // A crash (uncaught error, unhandled rejection) is never an answer.
+  if (/Uncaught|error: \(in promise\)|^\s+at .*\.ts:\d+/m.test(run.stderr)) {
+    problems.push(`tide crashed: ${run.stderr.slice(-600)}`);
+  }
   const doc = runDoc(run);
   if (!doc) {
     problems.push(
@@ -196,6 +200,11 @@ export function statusesAreTrue(
   if (doc.success !== (run.code === 0)) problems.push(`success ${doc.success} with exit ${run.code}`);
   if (doc.migrations.length === 0 && run.code !== 0 && !sameHistory(before, after)) {
     problems.push(`the run failed before any migration (${doc.message}) yet the history changed`);
+  }
+  if (doc.migrations.length === 0 && run.code !== 0 && /connection/i.test(doc.message ?? "")) {
+    if (!/No migration was run/.test(doc.message ?? "")) {
+      problems.push(`a loss before any migration not said so: ${doc.message}`);
+    }
   }
   for (const m of doc.migrations) {
     const was = before.history.has(m.id);
