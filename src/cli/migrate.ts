@@ -6,14 +6,16 @@
  */
 
 import { rm } from "node:fs/promises";
-import { type CommandPlan, executePlan, planBackwards, planForwards } from "../engine/commands.ts";
-import { type DataLoss, measureDataLoss } from "../engine/data_loss.ts";
+import { type CommandPlan, executePlan, planBackwards, planForwards, preflightDataLoss } from "../engine/commands.ts";
+import type { DataLoss } from "../engine/data_loss.ts";
 import { eachPlanned } from "../engine/plan.ts";
 import { previewPlan, previewScript } from "../engine/preview.ts";
+import { DEFAULT_IN_DOUBT } from "../engine/in_doubt.ts";
 import type { DdlSafety } from "../engine/run.ts";
 import type { Session } from "../engine/session.ts";
 import { parseTarget, type Target } from "../engine/target.ts";
-import { UsageError } from "../errors.ts";
+import { ConnectionLostError } from "../db/database.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { type GlobalOptions, open, parseDuration, printJson } from "./common.ts";
 import type { Io } from "./io.ts";
 import { confirm } from "./prompt.ts";
@@ -35,6 +37,7 @@ export interface MigrateOptions extends GlobalOptions {
   ddlRetries?: string;
   statementTimeout?: string;
   forbidDataLoss?: boolean;
+  reconnectTimeout?: string;
 }
 
 function parseSafety(options: MigrateOptions): DdlSafety {
@@ -45,7 +48,8 @@ function parseSafety(options: MigrateOptions): DdlSafety {
   return {
     lockTimeoutMs: parseDuration(options.ddlLockTimeout ?? "5s"),
     retries,
-    statementTimeoutMs: options.statementTimeout ? parseDuration(options.statementTimeout) : undefined,
+    // `--statement-timeout 0` is Postgres's "no timeout" (SET LOCAL statement_timeout = 0), not "not given".
+    statementTimeoutMs: options.statementTimeout !== undefined ? parseDuration(options.statementTimeout) : undefined,
   };
 }
 
@@ -68,7 +72,7 @@ export async function migrate(
     for (const notice of plan.notices) io.err(`warning: ${notice}\n`);
     if (plan.migrations.length === 0) return nothingToDo(io, direction, plan, options);
     // The preflight: what would be destroyed, measured before anything runs or is asked.
-    const measured = options.fake ? [] : await measureDataLoss(session.db, plan);
+    const measured = options.fake ? [] : await preflightDataLoss(session, plan, lockTimeoutMs);
     // retention (issue 15): what the plan retains (not lost), and retained drops that cannot retain.
     const retention = options.fake ? { retained: [], lost: [] } : await measureRetention(session.db, plan);
     const dataLoss = [...measured, ...retention.lost];
@@ -88,6 +92,12 @@ export async function migrate(
     }
     if (retained.length > 0) io.err(`${retainedLines(retained).join("\n")}\n`);
     return await run(io, session, plan, options, lockTimeoutMs, safety, dataLoss, retained);
+  } catch (error) {
+    // Lost while planning or measuring: nothing ran (a loss during a run is reported per migration).
+    if (error instanceof ConnectionLostError) {
+      throw new RunError(`${error.message}. No migration was run; run the command again`, { cause: error });
+    }
+    throw error;
   } finally {
     await session.close();
   }
@@ -206,6 +216,7 @@ async function run(
   const cleaned: string[] = [];
   const result = await executePlan(session, plan, {
     lockTimeoutMs,
+    inDoubt: { ...DEFAULT_IN_DOUBT, reconnectMs: parseDuration(options.reconnectTimeout ?? "30s") },
     safety,
     atomic: options.atomic ?? false,
     fake: options.fake ?? false,
@@ -214,6 +225,7 @@ async function run(
     hooks: {
       onEnd: (m, outcome) => {
         io.err(outcomeLine(outcome) + "\n");
+        if (outcome.note) io.err(`warning: ${m.app} ${m.id}: ${outcome.note}\n`);
         if (options.clean && outcome.status === "reversed" && m.path) cleaned.push(m.path);
       },
     },
@@ -223,7 +235,9 @@ async function run(
     await rm(path, { force: true });
     io.err(`deleted  ${path}\n`);
   }
-  const failure = result.outcomes.find((o) => o.error)?.error;
+  // A run the lost connection stopped between two migrations has no failed one, yet is not done.
+  const failure = result.outcomes.find((o) => o.error)?.error ??
+    (result.stopped === undefined ? undefined : { message: result.stopped });
   const verb = plan.direction === "backwards" ? "Reversed" : options.fake ? "Faked" : "Applied";
   const message = failure ? failure.message : summary(result, verb, performance.now() - started);
   if (options.json) {

@@ -130,8 +130,12 @@ async function holderIsGone(file: string): Promise<boolean> {
 }
 
 async function query<T>(db: PgliteLike, text: string, params: readonly unknown[]): Promise<T[]> {
-  const result = await db.query<T>(text, [...params]);
-  return result.rows;
+  try {
+    return (await db.query<T>(text, [...params])).rows;
+  } catch (error) {
+    // As on a server: the message carries the SQLSTATE and names the statement.
+    throw new StatementError(text, 0, error);
+  }
 }
 
 async function execute(db: PgliteLike, statements: readonly string[]): Promise<number[]> {

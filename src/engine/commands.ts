@@ -8,8 +8,10 @@
 import { distributionColumns, isCitus, SEQUENTIAL_NOTICE } from "../catalog/distribution.ts";
 import { PlanError, RunError } from "../errors.ts";
 import { quoteName } from "../migration/quote.ts";
-import { LockTimeoutError } from "../db/database.ts";
+import { ConnectionLostError, LockTimeoutError } from "../db/database.ts";
 import { mapLimit } from "../loader/load.ts";
+import { type DataLoss, measureDataLoss } from "./data_loss.ts";
+import type { InDoubtLimits } from "./in_doubt.ts";
 import { History, type HistoryRow } from "./history.ts";
 import {
   canPlanFromHistory,
@@ -317,6 +319,8 @@ export interface ExecuteOptions {
    * hooks, so that a run of thousands keeps small results. @default true
    */
   readonly keepSql?: boolean;
+  /** After a lost connection: how long to try to learn what committed. */
+  readonly inDoubt?: InDoubtLimits;
 }
 
 /**
@@ -356,6 +360,7 @@ export async function executePlan(
         hooks: options.hooks ?? {},
         atomic: options.atomic ?? false,
         ...(options.safety ? { safety: options.safety } : {}),
+        ...(options.inDoubt ? { inDoubt: options.inDoubt } : {}),
       };
       const small = (r: RunResult): RunResult =>
         options.keepSql === false ? { ...r, outcomes: r.outcomes.map((o) => ({ ...o, sql: [] })) } : r;
@@ -368,6 +373,10 @@ export async function executePlan(
     });
   } catch (error) {
     if (error instanceof LockTimeoutError) throw new RunError(error.message, { cause: error });
+    // runPlan reports a loss during a migration itself: one that gets here came before any.
+    if (error instanceof ConnectionLostError) {
+      throw new RunError(`${error.message}. No migration was run; run the command again`, { cause: error });
+    }
     throw error;
   }
 }
@@ -419,6 +428,49 @@ async function runOneByOne(
     }
   }
   return { success: true, outcomes };
+}
+
+/**
+ * The data-loss preflight (which reads before the lock). When it fails, another run may have
+ * changed the schema since this plan was made (`relation "t5" does not exist`): the history is
+ * re-read under the lock, and a changed one becomes the same refusal as in
+ * {@linkcode executePlan}. Other failures are rethrown as they are.
+ *
+ * @throws {RunError} when the history changed, or the lock cannot be had to find out.
+ */
+export async function preflightDataLoss(
+  session: Session,
+  plan: CommandPlan,
+  lockTimeoutMs = 10_000,
+): Promise<DataLoss[]> {
+  try {
+    return await measureDataLoss(session.db, plan);
+  } catch (error) {
+    if (error instanceof ConnectionLostError) throw error;
+    let stands: boolean;
+    try {
+      stands = await session.db.withLock(
+        session.history.lockKey,
+        lockTimeoutMs,
+        async () => (await plan.reselect()).join("\n") === plan.migrations.map(keyOf).join("\n"),
+      );
+    } catch (lockError) {
+      if (lockError instanceof LockTimeoutError) {
+        throw new RunError(
+          `The data-loss preflight failed (${(error as Error).message}) while another run holds the migration lock: ` +
+            "it is probably changing the schema. Nothing was run; run the command again when it is done",
+          { cause: error },
+        );
+      }
+      throw lockError;
+    }
+    if (stands) throw error;
+    throw new RunError(
+      "The history changed while this run was planning (another run went first); nothing was run. " +
+        "Run the command again to see the new plan",
+      { cause: error },
+    );
+  }
 }
 
 /** One migration's state, for `check` (Piccolo's `MigrationStatus` plus tide's fields). */
