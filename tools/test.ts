@@ -9,6 +9,7 @@
  * @module
  */
 
+import { startPgbouncers } from "./pgbouncer.ts";
 import { findTestServer } from "./postgres.ts";
 
 const log = (s: string) => console.error(`[test] ${s}`);
@@ -27,6 +28,27 @@ if (server) {
     console.log("0 passed, 1 failed");
     Deno.exit(1);
   }
+}
+
+/**
+ * Extra real parts: each is started by its own module and passes URLs to its tagged tests.
+ * A part that cannot run leaves its tests ignored (logged loudly); TIDE_REQUIRE_<PART>=1 fails.
+ */
+const parts: { tag: string; require: boolean; ran: boolean; stop: () => Promise<void> }[] = [];
+{
+  const require = Deno.env.get("TIDE_REQUIRE_PGBOUNCER") === "1";
+  const bouncers = server ? await startPgbouncers(server.url, log) : undefined;
+  if (bouncers) {
+    log(`PgBouncer: session ${bouncers.sessionUrl}, transaction ${bouncers.transactionUrl}`);
+    env.TIDE_TEST_PGBOUNCER_SESSION_URL = bouncers.sessionUrl;
+    env.TIDE_TEST_PGBOUNCER_TRANSACTION_URL = bouncers.transactionUrl;
+  } else log("!!! PgBouncer could not be started: the [pgbouncer] tests are SKIPPED !!!");
+  parts.push({
+    tag: "pgbouncer",
+    require,
+    ran: bouncers !== undefined,
+    stop: () => bouncers?.stop() ?? Promise.resolve(),
+  });
 }
 
 const args = Deno.args.length ? Deno.args : ["tests/"];
@@ -49,6 +71,7 @@ for await (const chunk of child.stdout) {
   await Deno.stdout.write(chunk);
 }
 const status = await child.status;
+for (const part of parts) await part.stop();
 await server?.stop();
 
 const summary =
@@ -62,12 +85,30 @@ if (!summary) {
 const passed = Number(summary[2]);
 const failed = Number(summary[4]);
 const ignored = Number(summary[6] ?? 0);
-const postgresRan = (text.match(/\[postgres\] \.\.\. ok/g) ?? []).length;
+const count = (tag: string, result: string) =>
+  (text.match(new RegExp(`\\[${tag}\\] \\.\\.\\. ${result}`, "g")) ?? []).length;
+const postgresRan = count("postgres", "ok");
+const postgresIgnored = count("postgres", "ignored");
 let code = status.code;
-if (require && (ignored > 0 || postgresRan === 0)) {
-  log(`TIDE_REQUIRE_POSTGRES=1 but ${ignored} test(s) were ignored and ${postgresRan} PostgreSQL test(s) passed`);
+if (require && (postgresIgnored > 0 || postgresRan === 0)) {
+  log(
+    `TIDE_REQUIRE_POSTGRES=1 but ${postgresIgnored} test(s) were ignored and ${postgresRan} PostgreSQL test(s) passed`,
+  );
   code = code || 1;
 }
 log(`PostgreSQL tests passed: ${postgresRan}`);
+for (const part of parts) {
+  const ran = count(part.tag, "ok");
+  const skipped = count(part.tag, "ignored");
+  log(
+    `[${part.tag}] tests passed: ${ran}${skipped ? `, SKIPPED: ${skipped}` : ""}${
+      part.ran ? "" : " (part not running)"
+    }`,
+  );
+  if (part.require && skipped > 0) {
+    log(`TIDE_REQUIRE_${part.tag.toUpperCase()}=1 but ${skipped} [${part.tag}] test(s) were skipped`);
+    code = code || 1;
+  }
+}
 console.log(`${passed} passed, ${failed} failed${ignored ? `, ${ignored} skipped` : ""}`);
 Deno.exit(code);

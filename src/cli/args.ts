@@ -57,6 +57,12 @@ const RUN_OPTIONS: readonly OptionSpec[] = [
   { long: "migration-id", value: "id", description: "same as the positional MIGRATION_ID" },
   { long: "preview", description: "print the SQL that would run (stdout is a psql script); change nothing" },
   LOCK_TIMEOUT,
+  {
+    long: "lock",
+    value: "kind",
+    description: 'run lock: "auto" (default: advisory, or table behind a transaction pooler), "table" or "advisory"',
+  },
+  { long: "lock-lease", value: "duration", description: "lease of the table lock, renewed every third of it (60s)" },
   { long: "atomic", description: "run every migration in one transaction: all or nothing" },
   {
     long: "ddl-lock-timeout",
@@ -119,6 +125,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: "List every migration of every app (or one): whether it has run, and history rows whose file is gone.",
     arguments: [{ name: "app", required: false, description: "only this app" }],
     options: [],
+  },
+  {
+    name: "unlock",
+    description:
+      "Clear a stale table lock (its lease ran out: the run that took it is gone); a live one only with --force.",
+    arguments: [],
+    options: [{ long: "force", description: "clear the lock even if its lease is live (only when that run is dead)" }],
   },
   {
     name: "new",
@@ -191,7 +204,9 @@ export function parseArgs(argv: readonly string[]): Parsed {
   }
   if (seen.some((s) => s.spec.long === "help")) return { kind: "help", text: help(command) };
   if (seen.some((s) => s.spec.long === "version")) return { kind: "version" };
-  if (!command) throw new UsageError("Missing command: use backwards, forwards, verify, check or new (tide --help)");
+  if (!command) {
+    throw new UsageError("Missing command: use backwards, forwards, verify, check, unlock or new (tide --help)");
+  }
   const required = command.arguments.filter((a) => a.required);
   if (positionals.length < required.length) {
     throw new UsageError(`missing required argument '${required[positionals.length]!.name}'`);

@@ -42,6 +42,10 @@ export async function main(args: readonly string[], io: Io): Promise<number> {
         const { check } = await import("./check.ts");
         return await check(io, first, options as GlobalOptions);
       }
+      case "unlock": {
+        const { unlock } = await import("./unlock.ts");
+        return await unlock(io, options as GlobalOptions & { force?: boolean });
+      }
       default: {
         const { newMigration } = await import("./new.ts");
         return await newMigration(io, first!, options as GlobalOptions & { desc?: string });

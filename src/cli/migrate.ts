@@ -10,6 +10,7 @@ import { type CommandPlan, executePlan, planBackwards, planForwards } from "../e
 import { type DataLoss, measureDataLoss } from "../engine/data_loss.ts";
 import { previewPlan, previewScript } from "../engine/preview.ts";
 import type { DdlSafety } from "../engine/run.ts";
+import { assertWritable, type LockMode } from "../engine/run_lock.ts";
 import type { Session } from "../engine/session.ts";
 import { parseTarget, type Target } from "../engine/target.ts";
 import { UsageError } from "../errors.ts";
@@ -31,6 +32,20 @@ export interface MigrateOptions extends GlobalOptions {
   ddlRetries?: string;
   statementTimeout?: string;
   forbidDataLoss?: boolean;
+  lock?: string;
+  lockLease?: string;
+}
+
+function parseLock(options: MigrateOptions): { lock?: LockMode; lockLeaseMs?: number } {
+  const lock = options.lock;
+  if (lock !== undefined && lock !== "auto" && lock !== "table" && lock !== "advisory") {
+    throw new UsageError(`Invalid --lock "${lock}": use auto, table or advisory`);
+  }
+  const lockLeaseMs = options.lockLease === undefined ? undefined : parseDuration(options.lockLease);
+  if (lockLeaseMs !== undefined && lockLeaseMs < 1000) {
+    throw new UsageError(`Invalid --lock-lease "${options.lockLease}": give at least 1s`);
+  }
+  return { ...(lock ? { lock } : {}), ...(lockLeaseMs !== undefined ? { lockLeaseMs } : {}) };
 }
 
 function parseSafety(options: MigrateOptions): DdlSafety {
@@ -56,6 +71,7 @@ export async function migrate(
   const target = resolveTarget(direction, positionalId, options.migrationId);
   const lockTimeoutMs = parseDuration(options.lockTimeout ?? "10s");
   const safety = parseSafety(options);
+  parseLock(options);
   const session = await open(io, options, options.preview === true);
   try {
     const plan = direction === "backwards"
@@ -69,6 +85,8 @@ export async function migrate(
       return refuseDataLoss(io, dataLoss, options);
     }
     if (options.preview) return await preview(io, session, plan, options, safety, dataLoss);
+    // A standby is refused before anything is asked.
+    await assertWritable(session);
     if (direction === "backwards" && !options.autoAgree) {
       const declined = await ask(io, plan, dataLoss);
       if (declined !== undefined) return declined(options, dataLoss);
@@ -189,6 +207,9 @@ async function run(
     safety,
     atomic: options.atomic ?? false,
     fake: options.fake ?? false,
+    ...parseLock(options),
+    command: `tide ${plan.direction} ${plan.apps.join(",")}`,
+    onNotice: (message) => io.err(`note: ${message}\n`),
     hooks: {
       onEnd: (m, outcome) => {
         io.err(outcomeLine(outcome) + "\n");

@@ -37,6 +37,12 @@ export interface Database extends Queryable {
    * @throws {LockTimeoutError} when the lock could not be had in time.
    */
   withLock<T>(key: string, timeoutMs: number, fn: () => Promise<T>): Promise<T>;
+  /**
+   * A second, independent connection to the same server (the host a multi-host URL chose):
+   * for the table lock's lease renewals and the pooling probe, which must not share the run's
+   * connection (they would land inside a migration's transaction). Servers only.
+   */
+  openSibling?(): Promise<Database>;
   /** Closes the connection (or the embedded database). */
   close(): Promise<void>;
 }

@@ -39,15 +39,21 @@ export async function openPostgres(url: string): Promise<Database> {
       { cause: error },
     );
   }
-  return new PostgresDatabase(sql);
+  return new PostgresDatabase(sql, url);
 }
 
 class PostgresDatabase implements Database {
   readonly kind = "postgres";
   readonly #sql: postgres.Sql;
+  readonly #url: string;
 
-  constructor(sql: postgres.Sql) {
+  constructor(sql: postgres.Sql, url: string) {
     this.#sql = sql;
+    this.#url = url;
+  }
+
+  openSibling(): Promise<Database> {
+    return openPostgres(this.#url);
   }
 
   query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {

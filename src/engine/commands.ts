@@ -16,6 +16,7 @@ import {
   planFromHistory,
 } from "./plan.ts";
 import { type DdlSafety, type RunHooks, runPlan, type RunResult } from "./run.ts";
+import { type LockMode, withRunLock } from "./run_lock.ts";
 import { selectBackwards, selectForwards } from "./select.ts";
 import type { Session } from "./session.ts";
 import type { Target } from "./target.ts";
@@ -162,6 +163,14 @@ export interface ExecuteOptions {
   readonly safety?: DdlSafety;
   /** The whole run in one transaction. */
   readonly atomic?: boolean;
+  /** The run lock's kind (`--lock`). @default the config's `"lock"`, else `auto` */
+  readonly lock?: LockMode | undefined;
+  /** The table lock's lease, in ms (`--lock-lease`). */
+  readonly lockLeaseMs?: number | undefined;
+  /** What the run is, stored with the table lock (e.g. `tide backwards app`). */
+  readonly command?: string | undefined;
+  /** Things the user should know before and while it runs (the lock chosen, a stale lock taken over). */
+  readonly onNotice?: ((message: string) => void) | undefined;
 }
 
 /**
@@ -185,7 +194,22 @@ export async function executePlan(
     );
   }
   try {
-    return await session.db.withLock(session.history.lockKey, timeout, async () => {
+    const lockOptions = {
+      mode: options.lock,
+      timeoutMs: timeout,
+      leaseMs: options.lockLeaseMs ?? session.config.lockLeaseMs,
+      command: options.command ?? `tide ${plan.direction} ${plan.apps.join(",")}`,
+      onNotice: options.onNotice,
+    };
+    return await withRunLock(session, lockOptions, async (held) => {
+      if (!held.sessionState && unwrapped.length > 0) {
+        // Session-level SET would land on another server connection, and stay there.
+        options.onNotice?.(
+          `${
+            unwrapped.map((m) => `${m.app} ${m.id}`).join(", ")
+          }: its CONCURRENTLY statements run without lock_timeout/statement_timeout, because session settings do not persist through this pooler (transaction mode)`,
+        );
+      }
       if (plan.direction === "forwards") await session.history.ensure(session.db);
       const now = await plan.reselect();
       const planned = plan.migrations.map(keyOf);
@@ -200,6 +224,8 @@ export async function executePlan(
         hooks: options.hooks ?? {},
         atomic: options.atomic ?? false,
         ...(options.safety ? { safety: options.safety } : {}),
+        sessionState: held.sessionState,
+        guard: () => held.guard(),
       });
     });
   } catch (error) {

@@ -91,6 +91,14 @@ export interface RunOptions {
   readonly atomic?: boolean;
   /** Pause before retry `attempt` (from 1), in ms; tests shorten it. */
   readonly retryPause?: (attempt: number) => number;
+  /**
+   * Whether session state persists on the connection. False behind a transaction pooler:
+   * then no session-level `SET` is sent (it would stay on some other client's server
+   * connection). @default true
+   */
+  readonly sessionState?: boolean;
+  /** Called before each migration; throws to stop the run there (the run lock was lost). */
+  readonly guard?: () => void;
 }
 
 /** The pause before a retry: exponential from 100 ms, jittered by ±50% so runs spread out. */
@@ -121,6 +129,7 @@ export async function runPlan(
     const executed: string[] = [];
     let outcome: MigrationOutcome;
     try {
+      options.guard?.();
       await withRetries(options, executed, () => runMigration(db, history, m, options, executed));
       outcome = done(plan, m, options, started, executed);
     } catch (error) {
@@ -239,7 +248,8 @@ async function runMigration(
   }
   // CONCURRENTLY cannot run in a transaction: statement by statement, each retried on its own
   // when it times out waiting for a lock (a statement that timed out changed nothing).
-  await db.execute(safetyStatements(safety, false));
+  const session = options.sessionState ?? true;
+  if (session) await db.execute(safetyStatements(safety, false));
   try {
     const retrying: Queryable = {
       query: (sql, params) => db.query(sql, params),
@@ -255,7 +265,7 @@ async function runMigration(
     };
     await migrationBody(retrying, history, m, options, executed, false);
   } finally {
-    await db.execute(["RESET lock_timeout", "RESET statement_timeout"]).catch(() => {});
+    if (session) await db.execute(["RESET lock_timeout", "RESET statement_timeout"]).catch(() => {});
   }
 }
 
