@@ -11,6 +11,7 @@
 
 import { startPgbouncers } from "./pgbouncer.ts";
 import { findTestServer } from "./postgres.ts";
+import { startStandbyPair } from "./standby.ts";
 
 const log = (s: string) => console.error(`[test] ${s}`);
 const require = Deno.env.get("TIDE_REQUIRE_POSTGRES") === "1";
@@ -49,6 +50,17 @@ const parts: { tag: string; require: boolean; ran: boolean; stop: () => Promise<
     ran: bouncers !== undefined,
     stop: () => bouncers?.stop() ?? Promise.resolve(),
   });
+}
+
+{
+  const require = Deno.env.get("TIDE_REQUIRE_STANDBY") === "1";
+  const pair = await startStandbyPair(log);
+  if (pair) {
+    log(`Standby pair: primary ${pair.primaryUrl}, standby ${pair.standbyUrl}`);
+    env.TIDE_TEST_PRIMARY_URL = pair.primaryUrl;
+    env.TIDE_TEST_STANDBY_URL = pair.standbyUrl;
+  } else log("!!! The primary + standby pair could not be started: the [standby] tests are SKIPPED !!!");
+  parts.push({ tag: "standby", require, ran: pair !== undefined, stop: () => pair?.stop() ?? Promise.resolve() });
 }
 
 const args = Deno.args.length ? Deno.args : ["tests/"];

@@ -43,6 +43,11 @@ export interface Database extends Queryable {
    * connection (they would land inside a migration's transaction). Servers only.
    */
   openSibling?(): Promise<Database>;
+  /**
+   * Servers: the single-host URL actually connected to (a multi-host URL's chosen host). It
+   * holds the password: never print it.
+   */
+  readonly url?: string;
   /** Closes the connection (or the embedded database). */
   close(): Promise<void>;
 }

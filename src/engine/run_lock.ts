@@ -10,6 +10,7 @@ import { LockTimeoutError } from "../db/database.ts";
 import type { Database } from "../db/database.ts";
 import { probePooling } from "../db/pooling.ts";
 import { RunError } from "../errors.ts";
+import { maskPasswords } from "../mask.ts";
 import type { Session } from "./session.ts";
 import { describeHolder, type LockClaim, TableLock } from "./table_lock.ts";
 
@@ -74,8 +75,11 @@ function serverFacts(db: Database): Promise<ServerFacts> {
 export async function assertWritable(session: Session): Promise<void> {
   if (session.db.kind !== "postgres") return;
   if (!(await serverFacts(session.db)).standby) return;
+  const chosen = session.db.url !== undefined && session.db.url !== session.databaseUrl
+    ? `${maskPasswords(session.db.url)} (the host chosen from ${session.databaseLabel})`
+    : session.databaseLabel;
   throw new RunError(
-    `${session.databaseLabel} is a standby (pg_is_in_recovery() is true): tide cannot write the schema or the ` +
+    `${chosen} is a standby (pg_is_in_recovery() is true): tide cannot write the schema or the ` +
       "history there; nothing was run. Point tide at the primary (--database-url, TIDE_DATABASE_URL, DATABASE_URL or " +
       '"database" in tide.json), or list every host with target_session_attrs=primary ' +
       "(postgres://h1:5432,h2:5432/db?target_session_attrs=primary). check and --preview work on a standby",
@@ -109,7 +113,7 @@ export async function chooseLock(
 ): Promise<{ kind: "advisory" | "table"; sessionState: boolean; why: string }> {
   if (mode === "table") return { kind: "table", sessionState: true, why: 'chosen by "lock": "table"' };
   if (mode === "advisory") return { kind: "advisory", sessionState: true, why: 'chosen by "lock": "advisory"' };
-  if (directByAddress(session.databaseUrl, await serverFacts(session.db))) {
+  if (directByAddress(session.db.url ?? session.databaseUrl, await serverFacts(session.db))) {
     return { kind: "advisory", sessionState: true, why: "direct connection" };
   }
   const probe = await probePooling(session.db, await sibling());
