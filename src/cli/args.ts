@@ -118,7 +118,14 @@ export const COMMANDS: readonly CommandSpec[] = [
         description: '"all" (default), a number N (the app\'s last N), or an ID',
       },
     ],
-    options: [],
+    options: [
+      {
+        long: "scratch-url",
+        value: "url",
+        description:
+          "verify in this database (empty, or used by verify before: it is wiped) instead of a temporary one",
+      },
+    ],
   },
   {
     name: "check",

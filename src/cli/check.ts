@@ -10,6 +10,7 @@ import type { Io } from "./io.ts";
 import { statusTable } from "./render.ts";
 import { type LockStatus, lockStatus } from "../engine/run_lock.ts";
 import { describeHolder } from "../engine/table_lock.ts";
+import { withPrivilegeHint } from "../engine/privileges.ts";
 
 /** What check says about the run lock: nothing when none is held. */
 export function lockLines(status: LockStatus | undefined): string[] {
@@ -44,6 +45,8 @@ export async function check(io: Io, app: string | undefined, options: GlobalOpti
     if (options.json) printJson(io, statuses);
     else io.out(statusTable(statuses));
     return 0;
+  } catch (error) {
+    throw await withPrivilegeHint(session, error);
   } finally {
     await session.close();
   }

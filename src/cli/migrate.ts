@@ -11,6 +11,7 @@ import { type DataLoss, measureDataLoss } from "../engine/data_loss.ts";
 import { previewPlan, previewScript } from "../engine/preview.ts";
 import type { DdlSafety } from "../engine/run.ts";
 import { assertWritable, type LockMode } from "../engine/run_lock.ts";
+import { privilegeHint, withPrivilegeHint } from "../engine/privileges.ts";
 import type { Session } from "../engine/session.ts";
 import { parseTarget, type Target } from "../engine/target.ts";
 import { UsageError } from "../errors.ts";
@@ -95,6 +96,8 @@ export async function migrate(
       io.err(`${dataLossLines(dataLoss).join("\n")}\n`);
     }
     return await run(io, session, plan, options, lockTimeoutMs, safety, dataLoss);
+  } catch (error) {
+    throw await withPrivilegeHint(session, error);
   } finally {
     await session.close();
   }
@@ -222,7 +225,9 @@ async function run(
     await rm(path, { force: true });
     io.err(`deleted  ${path}\n`);
   }
-  const failure = result.outcomes.find((o) => o.error)?.error;
+  const failed = result.outcomes.find((o) => o.error)?.error;
+  const hint = failed ? await privilegeHint(session, failed.message) : undefined;
+  const failure = failed && hint ? { ...failed, message: `${failed.message}. ${hint}` } : failed;
   const verb = plan.direction === "backwards" ? "Reversed" : options.fake ? "Faked" : "Applied";
   const message = failure ? failure.message : summary(result, verb, performance.now() - started);
   if (options.json) printJson(io, runJson(result.success, message, result.outcomes, dataLoss));

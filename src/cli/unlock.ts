@@ -7,6 +7,7 @@
 
 import { unlockTable } from "../engine/run_lock.ts";
 import { describeHolder } from "../engine/table_lock.ts";
+import { withPrivilegeHint } from "../engine/privileges.ts";
 import { type GlobalOptions, open, printJson } from "./common.ts";
 import type { Io } from "./io.ts";
 
@@ -38,6 +39,8 @@ export async function unlock(io: Io, options: GlobalOptions & { force?: boolean 
     else if (ok) io.out(`${message}\n`);
     else io.err(`Error: ${message}\n`);
     return ok ? 0 : 1;
+  } catch (error) {
+    throw await withPrivilegeHint(session, error);
   } finally {
     await session.close();
   }

@@ -89,6 +89,14 @@ export class LockTimeoutError extends Error {
   }
 }
 
+/** Whether an error came from the server (it carries a SQLSTATE), not from the network. */
+export function isServerError(error: unknown): boolean {
+  if (typeof error !== "object" || error === null || error instanceof StatementError) return false;
+  const e = error as { code?: unknown; severity?: unknown; name?: unknown };
+  return typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) &&
+    (e.name === "PostgresError" || typeof e.severity === "string");
+}
+
 function serverDetails(cause: unknown): ServerErrorDetails {
   if (typeof cause !== "object" || cause === null) return {};
   const e = cause as Record<string, unknown>;

@@ -9,7 +9,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import { type FileHandle, mkdir, open, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { type Database, LockTimeoutError, type Queryable, StatementError } from "./database.ts";
+import { type Database, isServerError, LockTimeoutError, type Queryable, StatementError } from "./database.ts";
 import { readTemplate, saveTemplate } from "./pglite_template.ts";
 
 interface PgliteLike {
@@ -130,8 +130,13 @@ async function holderIsGone(file: string): Promise<boolean> {
 }
 
 async function query<T>(db: PgliteLike, text: string, params: readonly unknown[]): Promise<T[]> {
-  const result = await db.query<T>(text, [...params]);
-  return result.rows;
+  try {
+    return (await db.query<T>(text, [...params])).rows;
+  } catch (error) {
+    // A server error says its SQLSTATE, like a failed statement of a batch.
+    if (isServerError(error)) throw new StatementError(text, 0, error);
+    throw error;
+  }
 }
 
 async function execute(db: PgliteLike, statements: readonly string[]): Promise<number[]> {

@@ -8,7 +8,7 @@
 import postgres from "postgres";
 import { maskPasswords } from "../mask.ts";
 import { fits, misfit, splitHosts } from "./hosts.ts";
-import { type Database, LockTimeoutError, type Queryable, StatementError } from "./database.ts";
+import { type Database, isServerError, LockTimeoutError, type Queryable, StatementError } from "./database.ts";
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
@@ -203,8 +203,14 @@ export function toParameter(value: unknown): unknown {
 }
 
 async function query<T>(sql: Sql, text: string, params: readonly unknown[]): Promise<T[]> {
-  const rows = await sql.unsafe(text, params.map(toParameter) as postgres.ParameterOrJSON<never>[]);
-  return [...rows] as T[];
+  try {
+    const rows = await sql.unsafe(text, params.map(toParameter) as postgres.ParameterOrJSON<never>[]);
+    return [...rows] as T[];
+  } catch (error) {
+    // A server error says its SQLSTATE (and where), like a failed statement of a batch.
+    if (isServerError(error)) throw new StatementError(text, 0, error);
+    throw error;
+  }
 }
 
 /**
