@@ -1,7 +1,7 @@
 /**
- * Starts PgBouncer (Debian's 1.18, /usr/sbin/pgbouncer) for the `[pgbouncer]` tests: two
- * instances on free loopback ports in front of the test server, one in session and one in
- * transaction pool mode, auth trust with a userlist naming the server's user. As root it drops
+ * Starts PgBouncer (Debian's 1.18, /usr/sbin/pgbouncer) for the `[pgbouncer]` tests: three
+ * instances on free loopback ports in front of the test server, in session, transaction and
+ * statement pool mode, auth trust with a userlist naming the server's user. As root it drops
  * to the `postgres` user (`-u`). Every database name goes through (`* =` entry), so tests reach
  * the databases they create.
  *
@@ -14,6 +14,8 @@ import postgres from "postgres";
 export interface Bouncers {
   readonly sessionUrl: string;
   readonly transactionUrl: string;
+  /** Statement pooling: tide must refuse it (a migration needs a transaction). */
+  readonly statementUrl: string;
   stop(): Promise<void>;
 }
 
@@ -68,7 +70,7 @@ export async function startPgbouncers(serverUrl: string, log: (s: string) => voi
   };
   const urls: string[] = [];
   await Deno.writeTextFile(`${dir}/userlist.txt`, `"${user}" ""\n`);
-  for (const mode of ["session", "transaction"] as const) {
+  for (const mode of ["session", "transaction", "statement"] as const) {
     const port = freePort();
     const ini = `${dir}/${mode}.ini`;
     await Deno.writeTextFile(
@@ -116,5 +118,5 @@ export async function startPgbouncers(serverUrl: string, log: (s: string) => voi
     child.stderr.pipeTo(new WritableStream()).catch(() => {});
     urls.push(url);
   }
-  return { sessionUrl: urls[0]!, transactionUrl: urls[1]!, stop };
+  return { sessionUrl: urls[0]!, transactionUrl: urls[1]!, statementUrl: urls[2]!, stop };
 }

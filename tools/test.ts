@@ -43,6 +43,7 @@ const parts: { tag: string; require: boolean; ran: boolean; stop: () => Promise<
     log(`PgBouncer: session ${bouncers.sessionUrl}, transaction ${bouncers.transactionUrl}`);
     env.TIDE_TEST_PGBOUNCER_SESSION_URL = bouncers.sessionUrl;
     env.TIDE_TEST_PGBOUNCER_TRANSACTION_URL = bouncers.transactionUrl;
+    env.TIDE_TEST_PGBOUNCER_STATEMENT_URL = bouncers.statementUrl;
   } else log("!!! PgBouncer could not be started: the [pgbouncer] tests are SKIPPED !!!");
   parts.push({
     tag: "pgbouncer",

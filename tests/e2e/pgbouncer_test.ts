@@ -261,3 +261,24 @@ async function waitForSleep(sql: postgres.Sql, what: string): Promise<void> {
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+pgbouncerTest(
+  "statement pooling is refused before anything runs; check and --preview work",
+  ["statement"],
+  async (db) => {
+    const root = await makeProject({ app: { migrations: [tableMigration(1)] } });
+    const env = { TIDE_DATABASE_URL: db.url };
+    const sql = direct(db.direct);
+    try {
+      const r = await tide(["forwards", "app"], { cwd: root, env });
+      assertEquals(r.code, 1, r.stderr);
+      assertMatch(r.stderr, /behind a pooler in statement mode .*statement pooling forbids; nothing was run/);
+      assertEquals((await tide(["check"], { cwd: root, env })).code, 0);
+      assertEquals((await tide(["forwards", "app", "--preview"], { cwd: root, env })).code, 0);
+      const state = await serverState(sql);
+      assertEquals([state.history, state.tables, state.locks, state.advisory], [[], [], 0, 0]);
+    } finally {
+      await sql.end();
+    }
+  },
+);

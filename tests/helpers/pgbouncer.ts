@@ -10,11 +10,12 @@ import postgres from "postgres";
 import { createPostgresDatabase } from "./databases.ts";
 
 /** The pool modes the tests run through. */
-export type PoolMode = "session" | "transaction";
+export type PoolMode = "session" | "transaction" | "statement";
 
 const TEMPLATES: Record<PoolMode, string | undefined> = {
   session: Deno.env.get("TIDE_TEST_PGBOUNCER_SESSION_URL"),
   transaction: Deno.env.get("TIDE_TEST_PGBOUNCER_TRANSACTION_URL"),
+  statement: Deno.env.get("TIDE_TEST_PGBOUNCER_STATEMENT_URL"),
 };
 
 /** The URLs a `[pgbouncer]` test gets: the database through the bouncer, and directly. */
