@@ -112,7 +112,8 @@ function serverDetails(cause: unknown): ServerErrorDetails {
 /** The server's message plus line and column of the error in the statement, when known. */
 function describeServerError(cause: unknown, statement: string, s: ServerErrorDetails): string {
   let message = cause instanceof Error ? cause.message : String(cause);
-  if (s.code) message += ` (SQLSTATE ${s.code})`;
+  // A SQLSTATE is five characters; the driver's own codes (CONNECTION_CLOSED) are not one.
+  if (s.code) message += /^[0-9A-Z]{5}$/.test(s.code) ? ` (SQLSTATE ${s.code})` : ` (${s.code})`;
   if (s.position !== undefined) {
     const before = statement.slice(0, s.position - 1);
     const line = before.split("\n").length;

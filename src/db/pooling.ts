@@ -42,7 +42,13 @@ const WAIT_MS = 1000;
  * Any of those means `transaction`; none of them, in `rounds` rounds, `session`. A `BEGIN`
  * refused by the pooler means `statement`.
  */
-export async function probePooling(db: Database, other: Database, rounds = 2): Promise<PoolingProbe> {
+export async function probePooling(
+  db: Database,
+  other: Database,
+  rounds = 2,
+  another?: () => Promise<Database>,
+): Promise<PoolingProbe> {
+  let closedAtBegin = 0;
   for (let round = 0; round < rounds; round++) {
     const token = crypto.randomUUID();
     const [first] = await db.query<{ pid: number }>(
@@ -86,6 +92,20 @@ export async function probePooling(db: Database, other: Database, rounds = 2): P
       const message = error instanceof Error ? error.message : String(error);
       if (/statement pooling/i.test(message)) {
         return { mode: "statement", evidence: `the pooler refused a transaction block: ${message}` };
+      }
+      // PgBouncer in statement mode closes the client's connection when a transaction begins
+      // (its error message may never reach the driver). Twice, on fresh connections: it is that.
+      if (/CONNECTION_CLOSED|CONNECTION_ENDED/.test(message) && another && ++closedAtBegin < 2) {
+        other = await another();
+        round--;
+        continue;
+      }
+      if (closedAtBegin >= 1 && /CONNECTION_CLOSED|CONNECTION_ENDED/.test(message)) {
+        return {
+          mode: "statement",
+          evidence: "the connection was closed at BEGIN, twice on fresh connections " +
+            "(as PgBouncer does in statement pooling: transaction blocks not allowed)",
+        };
       }
       throw error;
     } finally {

@@ -116,7 +116,15 @@ export async function chooseLock(
   if (directByAddress(session.db.url ?? session.databaseUrl, await serverFacts(session.db))) {
     return { kind: "advisory", sessionState: true, why: "direct connection" };
   }
-  const probe = await probePooling(session.db, await sibling());
+  const fresh = async () => {
+    const db = await session.db.openSibling!();
+    extra.push(db);
+    return db;
+  };
+  const extra: Database[] = [];
+  const probe = await probePooling(session.db, await sibling(), 2, fresh).finally(async () => {
+    for (const db of extra) await db.close().catch(() => {});
+  });
   if (probe.mode === "statement") {
     throw new RunError(
       `${session.databaseLabel} is behind a pooler in statement mode (${probe.evidence}): a migration and its ` +

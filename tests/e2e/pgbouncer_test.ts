@@ -106,22 +106,32 @@ pgbouncerTest("forwards, backwards and forwards again with other clients sharing
 });
 
 pgbouncerTest("two concurrent runs: one inside the lock at a time, never both", BOTH, async (db) => {
-  const root = await makeProject({ a: { migrations: [logged("a", 1, 3)] }, b: { migrations: [logged("b", 1)] } });
+  // a's migration waits, inside its transaction, for an advisory lock the test holds: the test
+  // decides when a is done, however slow the machine.
+  const gate = `  manager.addRaw("select pg_advisory_xact_lock(4242)", "select 1");`;
+  const a1 = logged("a", 1);
+  const root = await makeProject({
+    a: { migrations: [{ ...a1, body: a1.body.replace("\n", `\n${gate}\n`) }] },
+    b: { migrations: [logged("b", 1)] },
+    c: { migrations: [logged("c", 1)] },
+  });
   const env = { TIDE_DATABASE_URL: db.url };
   const sql = direct(db.direct);
   await sql`create table log (what text, at timestamptz)`;
   const traffic = backgroundTraffic(db.url);
   try {
+    await sql`select pg_advisory_lock(4242)`;
     // Both apps share the one lock of the history table: b must wait until a is done.
-    const first = tide(["forwards", "a", "--lock-timeout", "30s"], { cwd: root, env });
-    await waitForSleep(sql, "a's migration to start");
-    const second = tide(["forwards", "b", "--lock-timeout", "30s"], { cwd: root, env });
-    // Meanwhile a third run with a short timeout gives up, naming the lock.
-    const third = await tide(["forwards", "b", "--fake", "--lock-timeout", "500ms"], { cwd: root, env });
-    const [a, b] = await Promise.all([first, second]);
-    assertEquals([a.code, b.code], [0, 0], `${a.stderr}\n---\n${b.stderr}`);
+    const first = tide(["forwards", "a", "--lock-timeout", "60s", "--ddl-lock-timeout", "60s"], { cwd: root, env });
+    await waitForQuery(sql, "select pg_advisory_xact_lock", "a's migration to reach the gate");
+    const second = tide(["forwards", "b", "--lock-timeout", "60s"], { cwd: root, env });
+    // Meanwhile a third run with a short timeout gives up, naming the lock and its holder.
+    const third = await tide(["forwards", "c", "--lock-timeout", "500ms"], { cwd: root, env });
     assertEquals(third.code, 1, third.stderr);
     assertMatch(third.stderr, /Another tide run holds the migration lock/);
+    await sql`select pg_advisory_unlock(4242)`;
+    const [a, b] = await Promise.all([first, second]);
+    assertEquals([a.code, b.code], [0, 0], `${a.stderr}\n---\n${b.stderr}`);
     const log = await sql`select what, at from log order by at`;
     assertEquals(log.map((r) => r.what), ["a1 start", "a1 end", "b1 start", "b1 end"]);
     const state = await serverState(sql);
@@ -175,7 +185,7 @@ pgbouncerTest(
     try {
       const [cmd, ...pre] = tideCommand();
       const child = new Deno.Command(cmd!, {
-        args: [...pre, "forwards", "app", "--lock-lease", "4s"],
+        args: [...pre, "forwards", "app", "--lock-lease", "10s"],
         cwd: root,
         env: { NO_COLOR: "1", DATABASE_URL: "", ...env },
         stdin: "null",
@@ -201,7 +211,12 @@ pgbouncerTest(
       assertEquals(refused.code, 1, refused.stderr);
       assertMatch(refused.stderr, /is live/);
 
-      await new Promise((r) => setTimeout(r, 4500));
+      // Until the lease runs out (renewed every ~3 s while the run lived; the server's clock decides).
+      const deadline = Date.now() + 30_000;
+      while (!(await sql`select lease_until < now() as stale from migration_lock`)[0]!.stale) {
+        assert(Date.now() < deadline, "the lease never ran out");
+        await new Promise((r) => setTimeout(r, 200));
+      }
       const stale = await tide(["check"], { cwd: root, env });
       assertMatch(stale.stderr, /lock: STALE table lock migration_lock/);
 
@@ -251,11 +266,16 @@ pgbouncerTest("unlock clears a stale lock, and a live one only with --force", ["
 });
 
 /** Waits until a migration's pg_sleep step runs (its log rows are not visible before COMMIT). */
-async function waitForSleep(sql: postgres.Sql, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
+function waitForSleep(sql: postgres.Sql, what: string): Promise<void> {
+  return waitForQuery(sql, "select pg_sleep", what);
+}
+
+/** Waits until another session of the database runs a statement starting with `prefix`. */
+async function waitForQuery(sql: postgres.Sql, prefix: string, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const rows = await sql`select 1 from pg_stat_activity where datname = current_database()
-      and state = 'active' and query like 'select pg_sleep%' and pid <> pg_backend_pid()`;
+      and state = 'active' and starts_with(query, ${prefix}) and pid <> pg_backend_pid()`;
     if (rows.length > 0) return;
     await new Promise((r) => setTimeout(r, 50));
   }
