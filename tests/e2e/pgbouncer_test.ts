@@ -11,6 +11,8 @@ import { type FixtureMigration, makeProject, tide, tideCommand } from "../helper
 import { backgroundTraffic, pgbouncerTest } from "../helpers/pgbouncer.ts";
 
 const BOTH = ["session", "transaction"] as const;
+/** Rounds of two racing runs (forwards, backwards, forwards, …). */
+const ROUNDS = 6;
 
 /** A direct client on the test database (the oracle). */
 function direct(url: string): postgres.Sql {
@@ -152,7 +154,7 @@ pgbouncerTest(
     const sql = direct(db.direct);
     await sql`create table log (what text, at timestamptz)`;
     try {
-      for (let round = 0; round < 3; round++) {
+      for (let round = 0; round < ROUNDS; round++) {
         const direction = round % 2 === 0 ? ["forwards", "app"] : ["backwards", "app", "all", "-y"];
         const runs = await Promise.all(
           [1, 2].map(() => tide([...direction, "--lock-timeout", "30s"], { cwd: root, env })),
@@ -167,7 +169,7 @@ pgbouncerTest(
       // Never two migrations inside at once: starts and ends alternate.
       const log = (await sql`select what from log order by at`).map((r) => String(r.what));
       log.forEach((what, i) => assert(what.endsWith(i % 2 === 0 ? "start" : "end"), log.join(", ")));
-      assertEquals(log.length, 12); // three migrations, start and end, forwards twice (rounds 0 and 2)
+      assertEquals(log.length, 6 * Math.ceil(ROUNDS / 2)); // three migrations, start and end, each forwards round
     } finally {
       await sql.end();
     }
@@ -297,6 +299,51 @@ pgbouncerTest(
       assertEquals((await tide(["forwards", "app", "--preview"], { cwd: root, env })).code, 0);
       const state = await serverState(sql);
       assertEquals([state.history, state.tables, state.locks, state.advisory], [[], [], 0, 0]);
+    } finally {
+      await sql.end();
+    }
+  },
+);
+
+pgbouncerTest(
+  "a live run renews its lease; a run whose lease was taken stops before its next migration",
+  ["transaction"],
+  async (db) => {
+    const gate = `  manager.addRaw("select pg_advisory_xact_lock(4343)", "select 1");`;
+    const root = await makeProject({
+      app: {
+        migrations: [{ id: idOf(1), body: `${gate}\n  manager.addTable("t1", { id: "int" });` }, tableMigration(2)],
+      },
+      other: { migrations: [tableMigration(3)] },
+    });
+    const env = { TIDE_DATABASE_URL: db.url };
+    const sql = direct(db.direct);
+    try {
+      await sql`select pg_advisory_lock(4343)`;
+      const run = tide(["forwards", "app", "--lock-lease", "2s", "--ddl-lock-timeout", "60s"], { cwd: root, env });
+      await waitForQuery(sql, "select pg_advisory_xact_lock", "migration 1 to reach the gate");
+      // Three leases long: renewed all along, so another run cannot take it over.
+      const other = await tide(["forwards", "other", "--lock-timeout", "6s", "--lock-lease", "2s"], { cwd: root, env });
+      assertEquals(other.code, 1, other.stderr);
+      assertMatch(other.stderr, /Another tide run holds the migration lock \(table migration_lock: tide forwards app/);
+      assertNotMatch(other.stderr, /took over/);
+      const [renewed] = await sql`select renewed_at > started_at + interval '4 s' as ok from migration_lock`;
+      assert(renewed?.ok, "the lease was renewed while the run lived");
+      // Someone takes the lock over (as after a stall longer than the lease): the run notices
+      // at its next renewal and starts no further migration.
+      await sql`update migration_lock set owner = 'thief'`;
+      await new Promise((r) => setTimeout(r, 1500));
+      await sql`select pg_advisory_unlock(4343)`;
+      const r = await run;
+      assertEquals(r.code, 1, r.stderr);
+      assertMatch(r.stderr, /applied  app .*000001/);
+      assertMatch(
+        r.stderr,
+        /This run lost the migration lock \(table migration_lock\): another run took the lock over/,
+      );
+      assertEquals((await serverState(sql)).history, [`app ${idOf(1)}`]);
+      // The thief's row is not the run's to delete: it stays, for tide unlock --force.
+      assertEquals((await sql`select owner from migration_lock`).map((x) => x.owner), ["thief"]);
     } finally {
       await sql.end();
     }

@@ -56,6 +56,11 @@ standbyTest("on a standby, writes are refused naming the server and the fix; che
   assertEquals(unlock.code, 1);
   assertMatch(unlock.stderr, /is a standby/);
 
+  // verify needs a scratch database, which a standby cannot create: it says so and how.
+  const v = await tide(["verify", "app"], { cwd: root, env });
+  assertEquals(v.code, 1, v.stderr);
+  assertMatch(v.stderr, /cannot create its scratch database .*read-only transaction \(SQLSTATE 25006\).*--scratch-url/);
+
   // Read-only commands work on the standby.
   const check = await tide(["check"], { cwd: root, env });
   assertEquals(check.code, 0, check.stderr);
