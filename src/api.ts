@@ -99,7 +99,7 @@ export class BackwardsMigrationManager {
       const count = result.outcomes.filter((o) => o.status === "reversed").length;
       return {
         success: result.success,
-        message: failure?.message ?? `Reversed ${count} migration(s)`,
+        message: failure?.message ?? result.stopped ?? `Reversed ${count} migration(s)`,
         migrations: result.outcomes,
       };
     } catch (error) {

@@ -10,6 +10,7 @@
  */
 
 import { startPgbouncers } from "./pgbouncer.ts";
+import { findFaultsSupport } from "./faults.ts";
 import { findTestServer } from "./postgres.ts";
 import { startStandbyPair } from "./standby.ts";
 
@@ -63,6 +64,13 @@ const parts: { tag: string; require: boolean; ran: boolean; stop: () => Promise<
   } else log("!!! The primary + standby pair could not be started: the [standby] tests are SKIPPED !!!");
   parts.push({ tag: "standby", require, ran: pair !== undefined, stop: () => pair?.stop() ?? Promise.resolve() });
 }
+// The fault suite (tests/faults, `[faults]`): needs the PostgreSQL server, and for its restart
+// trials server binaries it can run a throwaway cluster of its own with (tools/faults.ts).
+const requireFaults = Deno.env.get("TIDE_REQUIRE_FAULTS") === "1";
+const faults = await findFaultsSupport(log);
+if (faults.bin) env.TIDE_TEST_FAULTS_PG_BIN = faults.bin;
+else log(`!!! Fault suite: no restartable cluster (${faults.why}): its restart trials are SKIPPED !!!`);
+if (!server) log("!!! Fault suite: no PostgreSQL server: the [faults] tests are SKIPPED !!!");
 
 const args = Deno.args.length ? Deno.args : ["tests/"];
 const child = new Deno.Command(Deno.execPath(), {
@@ -122,6 +130,14 @@ for (const part of parts) {
     log(`TIDE_REQUIRE_${part.tag.toUpperCase()}=1 but ${skipped} [${part.tag}] test(s) were skipped`);
     code = code || 1;
   }
+}
+const faultsRan = (text.match(/\[faults\] \.\.\. ok/g) ?? []).length;
+const faultsSkipped = (text.match(/\[faults\] \.\.\. ignored/g) ?? []).length;
+const faultsAsked = args.some((a) => a === "tests/" || a.startsWith("tests/faults"));
+log(`fault-injection tests passed: ${faultsRan}${faultsSkipped ? `, SKIPPED: ${faultsSkipped}` : ""}`);
+if (requireFaults && faultsAsked && (faultsSkipped > 0 || faultsRan === 0)) {
+  log(`TIDE_REQUIRE_FAULTS=1 but ${faultsSkipped} fault test(s) were skipped and ${faultsRan} passed`);
+  code = code || 1;
 }
 console.log(`${passed} passed, ${failed} failed${ignored ? `, ${ignored} skipped` : ""}`);
 Deno.exit(code);

@@ -78,6 +78,12 @@ const RUN_OPTIONS: readonly OptionSpec[] = [
   },
   { long: "statement-timeout", value: "duration", description: "statement_timeout of each migration's statements" },
   { long: "forbid-data-loss", description: "refuse (exit 1, nothing run) a plan that would destroy data" },
+  {
+    long: "reconnect-timeout",
+    value: "duration",
+    description: "after a lost connection, how long to try to reconnect to learn what committed",
+    default: "30s",
+  },
 ];
 
 /** tide's commands. */

@@ -6,9 +6,10 @@
  */
 
 import { rm } from "node:fs/promises";
-import { type CommandPlan, executePlan, planBackwards, planForwards } from "../engine/commands.ts";
-import { type DataLoss, measureDataLoss } from "../engine/data_loss.ts";
+import { type CommandPlan, executePlan, planBackwards, planForwards, preflightDataLoss } from "../engine/commands.ts";
+import type { DataLoss } from "../engine/data_loss.ts";
 import { previewPlan, previewScript } from "../engine/preview.ts";
+import { DEFAULT_IN_DOUBT } from "../engine/in_doubt.ts";
 import type { DdlSafety } from "../engine/run.ts";
 import { assertWritable, type LockMode } from "../engine/run_lock.ts";
 import { privilegeHint, withPrivilegeHint } from "../engine/privileges.ts";
@@ -35,6 +36,7 @@ export interface MigrateOptions extends GlobalOptions {
   forbidDataLoss?: boolean;
   lock?: string;
   lockLease?: string;
+  reconnectTimeout?: string;
 }
 
 function parseLock(options: MigrateOptions): { lock?: LockMode; lockLeaseMs?: number } {
@@ -57,7 +59,8 @@ function parseSafety(options: MigrateOptions): DdlSafety {
   return {
     lockTimeoutMs: parseDuration(options.ddlLockTimeout ?? "5s"),
     retries,
-    statementTimeoutMs: options.statementTimeout ? parseDuration(options.statementTimeout) : undefined,
+    // `--statement-timeout 0` is Postgres's "no timeout" (SET LOCAL statement_timeout = 0), not "not given".
+    statementTimeoutMs: options.statementTimeout !== undefined ? parseDuration(options.statementTimeout) : undefined,
   };
 }
 
@@ -81,7 +84,7 @@ export async function migrate(
     for (const notice of plan.notices) io.err(`warning: ${notice}\n`);
     if (plan.migrations.length === 0) return nothingToDo(io, direction, plan, options);
     // The preflight: what would be destroyed, measured before anything runs or is asked.
-    const dataLoss = options.fake ? [] : await measureDataLoss(session.db, plan);
+    const dataLoss = options.fake ? [] : await preflightDataLoss(session, plan, lockTimeoutMs);
     if (dataLoss.length > 0 && (options.forbidDataLoss || session.config.forbidDataLoss)) {
       return refuseDataLoss(io, dataLoss, options);
     }
@@ -207,6 +210,7 @@ async function run(
   const cleaned: string[] = [];
   const result = await executePlan(session, plan, {
     lockTimeoutMs,
+    inDoubt: { ...DEFAULT_IN_DOUBT, reconnectMs: parseDuration(options.reconnectTimeout ?? "30s") },
     safety,
     atomic: options.atomic ?? false,
     fake: options.fake ?? false,
@@ -216,6 +220,7 @@ async function run(
     hooks: {
       onEnd: (m, outcome) => {
         io.err(outcomeLine(outcome) + "\n");
+        if (outcome.note) io.err(`warning: ${m.app} ${m.id}: ${outcome.note}\n`);
         if (options.clean && outcome.status === "reversed" && m.path) cleaned.push(m.path);
       },
     },
@@ -225,7 +230,8 @@ async function run(
     await rm(path, { force: true });
     io.err(`deleted  ${path}\n`);
   }
-  const failed = result.outcomes.find((o) => o.error)?.error;
+  const failed = result.outcomes.find((o) => o.error)?.error ??
+    (result.stopped === undefined ? undefined : { message: result.stopped });
   const hint = failed ? await privilegeHint(session, failed.message) : undefined;
   const failure = failed && hint ? { ...failed, message: `${failed.message}. ${hint}` } : failed;
   const verb = plan.direction === "backwards" ? "Reversed" : options.fake ? "Faked" : "Applied";

@@ -21,6 +21,8 @@ export interface RunJson {
     durationMs: number;
     sql: string[];
     error?: string;
+    /** Said about a migration that is done, e.g. the connection was lost at its COMMIT. */
+    note?: string;
   }[];
   /** The preflight's findings, when there are any. */
   dataLoss?: DataLoss[];
@@ -47,6 +49,7 @@ export function runJson(
       durationMs: o.durationMs,
       sql: [...o.sql],
       ...(o.error ? { error: o.error.message } : {}),
+      ...(o.note ? { note: o.note } : {}),
     })),
     ...(dataLoss.length > 0 ? { dataLoss: [...dataLoss] } : {}),
   };
@@ -113,6 +116,7 @@ export function outcomeLine(o: MigrationOutcome): string {
     previewed: "previewed",
     failed: "FAILED",
     "not-run": "not run",
+    unknown: "UNKNOWN",
   }[o.status];
   return `${verb.padEnd(8)} ${o.app} ${o.id}${o.description ? `  ${o.description}` : ""} (${formatMs(o.durationMs)})`;
 }
@@ -124,7 +128,8 @@ export function formatMs(ms: number): string {
 
 /** The one-line summary of a run. */
 export function summary(result: RunResult, verb: "Reversed" | "Applied" | "Faked", totalMs: number): string {
-  const done = result.outcomes.filter((o) => o.status !== "failed" && o.status !== "not-run").length;
+  const done = result.outcomes.filter((o) => o.status !== "failed" && o.status !== "not-run" && o.status !== "unknown")
+    .length;
   return `${verb} ${done} migration(s) in ${formatMs(totalMs)}`;
 }
 

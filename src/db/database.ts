@@ -50,6 +50,44 @@ export interface Database extends Queryable {
   readonly url?: string;
   /** Closes the connection (or the embedded database). */
   close(): Promise<void>;
+  /**
+   * A server's session: which backend this connection runs on, recorded when it connected.
+   * Absent for the embedded database (it has no connection to lose).
+   */
+  readonly session?: ServerSession | undefined;
+  /**
+   * Opens a new, separate connection to the same database: after this one was lost, to
+   * learn what happened (see {@linkcode ConnectionLostError}). Absent for the embedded database.
+   */
+  openAnother?(): Promise<Database>;
+}
+
+/** Which server session a connection runs on. */
+export interface ServerSession {
+  /** `pg_backend_pid()` when it connected. */
+  readonly pid: number;
+  /** That backend's `backend_start` (a pid alone may be reused after a restart), as text. */
+  readonly startedAt: string | null;
+}
+
+/**
+ * The connection's server session ended (killed, timed out, server restart, network cut) or
+ * the driver moved to another one. Nothing more is sent through that connection: statements
+ * of one migration never run on two sessions. Whether the last transaction committed is
+ * unknown to the connection; the engine learns it on a new one.
+ */
+export class ConnectionLostError extends Error {
+  /** The statement under way when it was lost, if one was. */
+  readonly statement: string | undefined;
+  /** The session that was lost. */
+  readonly session: ServerSession | undefined;
+
+  constructor(message: string, options: { cause?: unknown; statement?: string; session?: ServerSession } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "ConnectionLostError";
+    this.statement = options.statement;
+    this.session = options.session;
+  }
 }
 
 /** Details a server gives about a failed statement. */

@@ -9,7 +9,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import { type FileHandle, mkdir, open, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { type Database, isServerError, LockTimeoutError, type Queryable, StatementError } from "./database.ts";
+import { type Database, LockTimeoutError, type Queryable, StatementError } from "./database.ts";
 import { readTemplate, saveTemplate } from "./pglite_template.ts";
 
 interface PgliteLike {
@@ -133,9 +133,8 @@ async function query<T>(db: PgliteLike, text: string, params: readonly unknown[]
   try {
     return (await db.query<T>(text, [...params])).rows;
   } catch (error) {
-    // A server error says its SQLSTATE, like a failed statement of a batch.
-    if (isServerError(error)) throw new StatementError(text, 0, error);
-    throw error;
+    // As on a server: the message carries the SQLSTATE and names the statement.
+    throw new StatementError(text, 0, error);
   }
 }
 

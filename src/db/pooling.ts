@@ -33,9 +33,10 @@ const WAIT_MS = 1000;
  *
  * 1. `db` sets a session-level custom setting to a random token (autocommit) and reads
  *    `pg_backend_pid()`.
- * 2. `other` opens a transaction (pinning a server connection, pooled or not) and reads its
- *    pid and the token. Seeing the token, or `db`'s pid, proves two clients share a server
- *    session: a pooler handed `db`'s released server connection to `other`.
+ * 2. `other` reads its pid and the token in a few autocommit statements, then opens a
+ *    transaction (pinning a server connection, pooled or not) and reads them again. Seeing the
+ *    token, or `db`'s pid, proves two clients share a server session: a pooler handed `db`'s
+ *    released server connection to `other`.
  * 3. While `other` holds its transaction, `db` asks pid and token again. Another pid or a lost
  *    token proves the session moved; having to wait for a server connection proves a pool.
  *
@@ -45,7 +46,7 @@ const WAIT_MS = 1000;
 export async function probePooling(
   db: Database,
   other: Database,
-  rounds = 2,
+  rounds = 3,
   another?: () => Promise<Database>,
 ): Promise<PoolingProbe> {
   let closedAtBegin = 0;
@@ -95,12 +96,13 @@ export async function probePooling(
       }
       // PgBouncer in statement mode closes the client's connection when a transaction begins
       // (its error message may never reach the driver). Twice, on fresh connections: it is that.
-      if (/CONNECTION_CLOSED|CONNECTION_ENDED/.test(message) && another && ++closedAtBegin < 2) {
+      const closed = /CONNECTION_CLOSED|CONNECTION_ENDED|connection to the server was lost/i.test(message);
+      if (closed && another && ++closedAtBegin < 2) {
         other = await another();
         round--;
         continue;
       }
-      if (closedAtBegin >= 1 && /CONNECTION_CLOSED|CONNECTION_ENDED/.test(message)) {
+      if (closedAtBegin >= 1 && closed) {
         return {
           mode: "statement",
           evidence: "the connection was closed at BEGIN, twice on fresh connections " +
@@ -110,6 +112,17 @@ export async function probePooling(
       throw error;
     } finally {
       await pending;
+    }
+    // A pooler hands a released server connection to the next client that asks (PgBouncer:
+    // the most recently released first): a few quick statements from the other client land
+    // on the first one's server connection, and see its token, unless it is its own session.
+    for (let i = 0; i < 4 && evidence === undefined; i++) {
+      const [seen] = await other.query<{ pid: number; token: string | null }>(
+        "select pg_backend_pid() as pid, current_setting('tide.session_probe', true) as token",
+      );
+      if (seen?.token === token || Number(seen?.pid) === pid) {
+        evidence = `a second client landed on the same server session (backend pid ${seen?.pid})`;
+      }
     }
     if (evidence !== undefined) return { mode: "transaction", evidence };
   }

@@ -6,7 +6,9 @@
  */
 
 import { PlanError, RunError } from "../errors.ts";
-import { LockTimeoutError } from "../db/database.ts";
+import { ConnectionLostError, LockTimeoutError } from "../db/database.ts";
+import { type DataLoss, measureDataLoss } from "./data_loss.ts";
+import type { InDoubtLimits } from "./in_doubt.ts";
 import type { HistoryRow } from "./history.ts";
 import {
   canPlanFromHistory,
@@ -171,6 +173,8 @@ export interface ExecuteOptions {
   readonly command?: string | undefined;
   /** Things the user should know before and while it runs (the lock chosen, a stale lock taken over). */
   readonly onNotice?: ((message: string) => void) | undefined;
+  /** After a lost connection: how long to try to learn what committed. */
+  readonly inDoubt?: InDoubtLimits;
 }
 
 /**
@@ -226,11 +230,55 @@ export async function executePlan(
         ...(options.safety ? { safety: options.safety } : {}),
         sessionState: held.sessionState,
         guard: () => held.guard(),
+        ...(options.inDoubt ? { inDoubt: options.inDoubt } : {}),
       });
     });
   } catch (error) {
     if (error instanceof LockTimeoutError) throw new RunError(error.message, { cause: error });
     throw error;
+  }
+}
+
+/**
+ * The data-loss preflight (which reads before the lock). When it fails, another run may have
+ * changed the schema since this plan was made (`relation "t5" does not exist`): the history is
+ * re-read under the lock, and a changed one becomes the same refusal as in
+ * {@linkcode executePlan}. Other failures are rethrown as they are.
+ *
+ * @throws {RunError} when the history changed, or the lock cannot be had to find out.
+ */
+export async function preflightDataLoss(
+  session: Session,
+  plan: CommandPlan,
+  lockTimeoutMs = 10_000,
+): Promise<DataLoss[]> {
+  try {
+    return await measureDataLoss(session.db, plan);
+  } catch (error) {
+    if (error instanceof ConnectionLostError) throw error;
+    let stands: boolean;
+    try {
+      stands = await session.db.withLock(
+        session.history.lockKey,
+        lockTimeoutMs,
+        async () => (await plan.reselect()).join("\n") === plan.migrations.map(keyOf).join("\n"),
+      );
+    } catch (lockError) {
+      if (lockError instanceof LockTimeoutError) {
+        throw new RunError(
+          `The data-loss preflight failed (${(error as Error).message}) while another run holds the migration lock: ` +
+            "it is probably changing the schema. Nothing was run; run the command again when it is done",
+          { cause: error },
+        );
+      }
+      throw lockError;
+    }
+    if (stands) throw error;
+    throw new RunError(
+      "The history changed while this run was planning (another run went first); nothing was run. " +
+        "Run the command again to see the new plan",
+      { cause: error },
+    );
   }
 }
 

@@ -69,12 +69,16 @@ export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLo
       }
     }
   }
-  const measured = await measureMany(db, targets.map((t) => t.target), exactBelow);
+  // Awaited together: when one fails (a lost connection), none is left rejecting unobserved.
+  const [measured, singles] = await Promise.all([
+    measureMany(db, targets.map((t) => t.target), exactBelow),
+    Promise.all(single),
+  ]);
   const findings = targets.map((
     t,
     i,
   ) => (measured[i] ? { migration: t.migration, ...measured[i]!, object: t.label, seq: t.seq } : undefined));
-  findings.push(...(await Promise.all(single)));
+  findings.push(...singles);
   // In the order the plan's steps run.
   return findings
     .filter((f): f is DataLoss & { seq: number } => f !== undefined && f.rows > 0)

@@ -5,16 +5,24 @@
  * @module
  */
 
-import { type Database, type Queryable, StatementError } from "../db/database.ts";
+import { ConnectionLostError, type Database, type Queryable, StatementError } from "../db/database.ts";
 import { captureFor } from "../migration/capture.ts";
 import { type Capture, CAPTURING_KINDS, type Operation } from "../migration/operations.ts";
-import { quoteIdent, splitName } from "../migration/quote.ts";
+import { quoteIdent, quoteName, splitName } from "../migration/quote.ts";
 import { renderBackwards, renderForwards, type Step } from "../migration/render.ts";
 import { History, type StoredReversal } from "./history.ts";
+import { DEFAULT_IN_DOUBT, type InDoubtLimits, learnTruth, truthKey } from "./in_doubt.ts";
 import type { Plan, PlannedMigration } from "./plan.ts";
 
 /** What happened to one migration. */
-export type MigrationOutcomeStatus = "applied" | "reversed" | "faked" | "previewed" | "failed" | "not-run";
+export type MigrationOutcomeStatus =
+  | "applied"
+  | "reversed"
+  | "faked"
+  | "previewed"
+  | "failed"
+  | "not-run"
+  | "unknown";
 
 /** The result of one migration of a run. */
 export interface MigrationOutcome {
@@ -24,13 +32,17 @@ export interface MigrationOutcome {
   /**
    * `applied`/`reversed`/`faked`: done and committed. `failed`: rolled back, nothing of it
    * remains. `not-run`: not attempted because an earlier one failed. `previewed`: only shown.
+   * `unknown`: the connection was lost and even on a new one whether it committed could not
+   * be learned.
    */
   readonly status: MigrationOutcomeStatus;
   readonly durationMs: number;
   /** Statements executed (or that would be, when previewed). */
   readonly sql: readonly string[];
-  /** Why it failed. */
+  /** Why it failed (or, for `unknown`, what to check). */
   readonly error?: MigrationFailure;
+  /** Something the user must know about a migration that is done (e.g. the connection was lost at its COMMIT). */
+  readonly note?: string;
 }
 
 /** Why a migration failed. */
@@ -47,6 +59,8 @@ export interface RunResult {
   readonly success: boolean;
   /** One outcome per planned migration, in plan order. */
   readonly outcomes: readonly MigrationOutcome[];
+  /** Why the run stopped early when no migration failed (the connection was lost between two). */
+  readonly stopped?: string;
 }
 
 /** Progress callbacks: the engine reports, the caller prints. */
@@ -61,7 +75,7 @@ export interface DdlSafety {
   readonly lockTimeoutMs: number;
   /** How often to try again, after a jittered pause, when `lock_timeout` hits. @default 3 */
   readonly retries: number;
-  /** `statement_timeout`, in ms; undefined keeps the server's. */
+  /** `statement_timeout`, in ms; 0 disables it (Postgres's meaning); undefined keeps the server's. */
   readonly statementTimeoutMs?: number | undefined;
 }
 
@@ -73,7 +87,11 @@ export function safetyStatements(safety: DdlSafety, local: boolean): string[] {
   const set = local ? "SET LOCAL" : "SET";
   return [
     `${set} lock_timeout = '${Math.round(safety.lockTimeoutMs)}ms'`,
-    ...(safety.statementTimeoutMs ? [`${set} statement_timeout = '${Math.round(safety.statementTimeoutMs)}ms'`] : []),
+    ...(safety.statementTimeoutMs === undefined
+      ? []
+      : safety.statementTimeoutMs === 0
+      ? [`${set} statement_timeout = 0`]
+      : [`${set} statement_timeout = '${Math.round(safety.statementTimeoutMs)}ms'`]),
   ];
 }
 
@@ -99,6 +117,8 @@ export interface RunOptions {
   readonly sessionState?: boolean;
   /** Called before each migration; throws to stop the run there (the run lock was lost). */
   readonly guard?: () => void;
+  /** How long to try to learn the truth after the connection was lost. @default DEFAULT_IN_DOUBT */
+  readonly inDoubt?: InDoubtLimits;
 }
 
 /** The pause before a retry: exponential from 100 ms, jittered by ±50% so runs spread out. */
@@ -119,6 +139,7 @@ export async function runPlan(
   if (options.atomic) return await runAtomic(db, history, plan, options);
   const outcomes: MigrationOutcome[] = [];
   let failed = false;
+  let stopped: string | undefined;
   for (const m of plan.migrations) {
     if (failed) {
       outcomes.push(notRun(m));
@@ -134,18 +155,114 @@ export async function runPlan(
       outcome = done(plan, m, options, started, executed);
     } catch (error) {
       failed = true;
-      outcome = {
-        ...notRun(m),
-        status: "failed",
-        durationMs: elapsed(started),
-        sql: executed,
-        error: describeFailure(m, error),
-      };
+      if (error instanceof ConnectionLostError) {
+        // The session is gone: never continue on another one. Learn on a new connection
+        // whether this migration committed, and stop.
+        const [learned] = await lostOutcomes(db, history, plan, [m], options, error, [started], [executed]);
+        outcome = learned!;
+        const left = plan.migrations.length - outcomes.length - 1;
+        if (outcome.error === undefined && left > 0) {
+          stopped = `The connection to the server was lost (${lostReason(error)}) after ${m.app} ${m.id} committed; ` +
+            `the run stopped with ${left} migration(s) not run. Run the command again to go on`;
+        }
+      } else {
+        outcome = {
+          ...notRun(m),
+          status: "failed",
+          durationMs: elapsed(started),
+          sql: executed,
+          error: describeFailure(m, error),
+        };
+      }
     }
     outcomes.push(outcome);
     options.hooks?.onEnd?.(m, outcome);
   }
-  return { success: !failed, outcomes };
+  return { success: outcomes.every(isDone), outcomes, ...(stopped ? { stopped } : {}) };
+}
+
+/** Done and committed. */
+function isDone(o: MigrationOutcome): boolean {
+  return o.status === "applied" || o.status === "reversed" || o.status === "faked";
+}
+
+function lostReason(error: ConnectionLostError): string {
+  return error.message.replace(/^The connection to the server was lost\s*/, "").replace(/^\(([^)]*)\):\s*/, "$1: ");
+}
+
+/**
+ * The outcomes of `migrations` whose fate the lost connection left in doubt: what their
+ * history rows, read on a new connection, say; `unknown` when even that cannot be read.
+ */
+async function lostOutcomes(
+  db: Database,
+  history: History,
+  plan: Plan,
+  migrations: readonly PlannedMigration[],
+  options: RunOptions,
+  error: ConnectionLostError,
+  started: readonly number[],
+  executed: readonly string[][],
+): Promise<MigrationOutcome[]> {
+  const learned = await learnTruth(
+    db,
+    history,
+    plan.direction,
+    migrations,
+    options.inDoubt ?? DEFAULT_IN_DOUBT,
+    options.sessionState === false,
+  );
+  const where = error.statement === undefined ? "" : ` at statement: ${oneLine(error.statement)}`;
+  const lost = `the connection to the server was lost${where} (${lostReason(error)})`;
+  return migrations.map((m, i): MigrationOutcome => {
+    const base = { ...notRun(m), durationMs: elapsed(started[i] ?? performance.now()), sql: executed[i] ?? [] };
+    const name = `Migration ${m.app} ${m.id}${m.description ? ` (${m.description})` : ""}`;
+    if (!learned.ok) {
+      const check = `select count(*) from ${history.table} where app_name = ${sqlText(m.app)} and name = ${
+        sqlText(m.id)
+      }`;
+      const meaning = plan.direction === "forwards"
+        ? "1 means it was applied, 0 that it was not"
+        : "0 means it was reversed, 1 that it was not";
+      return {
+        ...base,
+        status: "unknown",
+        error: {
+          message:
+            `${name}: outcome UNKNOWN: ${lost}, and whether it committed could not be learned: ${learned.reason}. ` +
+            `Check before running again: ${check} (${meaning})` +
+            (m.transactional
+              ? ""
+              : "; it runs outside a transaction, so some of its statements may have stayed applied"),
+        },
+      };
+    }
+    if (learned.truth.get(truthKey(m)) === "committed") {
+      const status = plan.direction === "backwards" ? "reversed" : options.fake ? "faked" : "applied";
+      return {
+        ...base,
+        status,
+        note: `${lost}; its history row, read on a new connection, shows that it committed`,
+      };
+    }
+    const partial = m.transactional
+      ? "so nothing of it remains"
+      : "but it runs outside a transaction (CONCURRENTLY): the statements before the loss may have stayed applied " +
+        "(an INVALID index is dropped and rebuilt by the next run)";
+    return {
+      ...base,
+      status: "failed",
+      error: {
+        message: `${name} failed: ${lost}; its history row, read on a new connection, shows that it did not commit, ` +
+          `${partial}. Run the command again`,
+        ...(error.statement === undefined ? {} : { statement: error.statement }),
+      },
+    };
+  });
+}
+
+function sqlText(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
 }
 
 function notRun(m: PlannedMigration): MigrationOutcome {
@@ -208,7 +325,28 @@ async function runAtomic(db: Database, history: History, plan: Plan, options: Ru
       });
     });
   } catch (error) {
-    failure ??= { index: 0, error };
+    // Lost at the COMMIT itself: the last migration was the one under way.
+    failure ??= { index: error instanceof ConnectionLostError ? plan.migrations.length - 1 : 0, error };
+  }
+  if (failure !== undefined && failure.error instanceof ConnectionLostError) {
+    // The one transaction may or may not have committed (a loss at COMMIT): the history says.
+    const result = await lostOutcomes(
+      db,
+      history,
+      plan,
+      plan.migrations,
+      options,
+      failure.error,
+      plan.migrations.map((_, i) => started[i] ?? performance.now()),
+      plan.migrations.map((_, i) => executed[i] ?? []),
+    );
+    const committed = result.every(isDone);
+    // Not committed: all rolled back together; the one under way when it was lost says why.
+    const atomicResult = committed
+      ? result
+      : result.map((o, i) => o.status === "unknown" || i === failure!.index ? o : notRun(plan.migrations[i]!));
+    for (const [i, m] of plan.migrations.entries()) options.hooks?.onEnd?.(m, atomicResult[i]!);
+    return { success: committed, outcomes: atomicResult };
   }
   if (failure === undefined) {
     for (const [i, m] of plan.migrations.entries()) options.hooks?.onEnd?.(m, outcomes[i]!);
@@ -296,7 +434,15 @@ async function migrationBody(
       }
       if (!m.transactional && unit.direction === "forwards" && unit.op?.kind === "addIndex" && unit.op.concurrently) {
         await batch.flush();
-        await dropInvalidLeftover(q, unit.op.table, unit.op.name, executed);
+        if (await leftoverIndex(q, unit.op, executed) === "kept") steps = [];
+      }
+      if (!m.transactional && unit.direction === "backwards" && unit.op?.kind === "addIndex" && unit.op.concurrently) {
+        // An interrupted reversal may have dropped the index but not yet the history row.
+        await batch.flush();
+        if (!(await indexExists(q, unit.op.table, unit.op.name))) {
+          executed.push(`-- index ${unit.op.name} is already gone (an interrupted run dropped it): nothing to drop`);
+          steps = [];
+        }
       }
       for (const step of steps) await batch.add(step);
     }
@@ -317,20 +463,49 @@ async function migrationBody(
 }
 
 /**
- * A CREATE INDEX CONCURRENTLY interrupted by a crash leaves an INVALID index and no history
- * row. Since the migration has not run, that index is a leftover: drop it so the run proceeds.
+ * A CREATE INDEX CONCURRENTLY interrupted by a crash or a lost connection leaves an INVALID
+ * index, or a complete one, and no history row. Since the migration has not run, an INVALID
+ * index is a leftover: dropped so the run proceeds. A valid one that is exactly what this step
+ * builds (same table, columns in order, uniqueness, a plain btree) is kept instead of built
+ * again; any other index of that name makes the CREATE fail, as it should.
  */
-async function dropInvalidLeftover(q: Queryable, table: string, index: string, executed: string[]): Promise<void> {
-  const { schema } = splitName(table);
-  const name = schema === undefined ? quoteIdent(index) : `${quoteIdent(schema)}.${quoteIdent(index)}`;
-  const [row] = await q.query<{ invalid: boolean }>(
-    "select not i.indisvalid as invalid from pg_index i where i.indexrelid = to_regclass($1)",
-    [name],
+async function leftoverIndex(
+  q: Queryable,
+  op: { table: string; name: string; columns: readonly string[]; unique?: boolean | undefined },
+  executed: string[],
+): Promise<"none" | "dropped" | "kept"> {
+  const name = indexName(op.table, op.name);
+  const [row] = await q.query<{ invalid: boolean; same: boolean }>(
+    `select not i.indisvalid as invalid,
+            i.indrelid = to_regclass($2) and i.indisunique = $3 and i.indpred is null and i.indexprs is null
+              and (select amname from pg_am a join pg_class c on c.relam = a.oid where c.oid = i.indexrelid) = 'btree'
+              and (select array_agg(attname::text order by k.n) from unnest(i.indkey::int2[]) with ordinality k(num, n)
+                     join pg_attribute on attrelid = i.indrelid and attnum = k.num) = $4::text[] as same
+       from pg_index i where i.indexrelid = to_regclass($1)`,
+    [name, quoteName(op.table), op.unique ?? false, op.columns],
   );
-  if (!row?.invalid) return;
-  const sql = `DROP INDEX CONCURRENTLY ${name}`;
-  executed.push(`-- ${name} is an INVALID leftover of an interrupted run: dropped before building it again`, sql);
-  await q.execute([sql]);
+  if (!row) return "none";
+  if (row.invalid) {
+    const sql = `DROP INDEX CONCURRENTLY ${name}`;
+    executed.push(`-- ${name} is an INVALID leftover of an interrupted run: dropped before building it again`, sql);
+    await q.execute([sql]);
+    return "dropped";
+  }
+  if (!row.same) return "none";
+  executed.push(`-- ${name} was already built by an interrupted run and matches this step: kept`);
+  return "kept";
+}
+
+function indexName(table: string, index: string): string {
+  const { schema } = splitName(table);
+  return schema === undefined ? quoteIdent(index) : `${quoteIdent(schema)}.${quoteIdent(index)}`;
+}
+
+async function indexExists(q: Queryable, table: string, index: string): Promise<boolean> {
+  const [row] = await q.query<{ found: boolean }>("select to_regclass($1) is not null as found", [
+    indexName(table, index),
+  ]);
+  return Boolean(row?.found);
 }
 
 /**

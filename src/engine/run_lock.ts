@@ -122,7 +122,7 @@ export async function chooseLock(
     return db;
   };
   const extra: Database[] = [];
-  const probe = await probePooling(session.db, await sibling(), 2, fresh).finally(async () => {
+  const probe = await probePooling(session.db, await sibling(), 3, fresh).finally(async () => {
     for (const db of extra) await db.close().catch(() => {});
   });
   if (probe.mode === "statement") {

@@ -336,7 +336,7 @@ pgbouncerTest(
       await sql`select pg_advisory_unlock(4343)`;
       const r = await run;
       assertEquals(r.code, 1, r.stderr);
-      assertMatch(r.stderr, /applied  app .*000001/);
+      assertMatch(r.stderr, /applied {2}app .*000001/);
       assertMatch(
         r.stderr,
         /This run lost the migration lock \(table migration_lock\): another run took the lock over/,

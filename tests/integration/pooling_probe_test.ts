@@ -10,7 +10,7 @@ import { openPostgres } from "../../src/db/postgres.ts";
 import { probePooling } from "../../src/db/pooling.ts";
 import { backgroundTraffic, pgbouncerTest } from "../helpers/pgbouncer.ts";
 
-const TRIALS = 25;
+const TRIALS = 40;
 
 pgbouncerTest(
   "the probe classifies the pool mode every time, under background traffic",
