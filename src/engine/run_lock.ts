@@ -111,10 +111,11 @@ export async function chooseLock(
   mode: LockMode,
   sibling: () => Promise<Database>,
 ): Promise<{ kind: "advisory" | "table"; sessionState: boolean; why: string }> {
-  if (mode === "table") return { kind: "table", sessionState: true, why: 'chosen by "lock": "table"' };
   if (mode === "advisory") return { kind: "advisory", sessionState: true, why: 'chosen by "lock": "advisory"' };
   if (directByAddress(session.db.url ?? session.databaseUrl, await serverFacts(session.db))) {
-    return { kind: "advisory", sessionState: true, why: "direct connection" };
+    return mode === "table"
+      ? { kind: "table", sessionState: true, why: 'chosen by "lock": "table"' }
+      : { kind: "advisory", sessionState: true, why: "direct connection" };
   }
   const fresh = async () => {
     const db = await session.db.openSibling!();
@@ -131,6 +132,10 @@ export async function chooseLock(
         "history row must commit in one transaction, which statement pooling forbids; nothing was run. " +
         "Connect through a pool in session or transaction mode, or to the server directly",
     );
+  }
+  // With "lock": "table" the probe still runs: the run must know whether session SETs persist.
+  if (mode === "table") {
+    return { kind: "table", sessionState: probe.mode === "session", why: `chosen by "lock": "table"` };
   }
   return probe.mode === "transaction"
     ? { kind: "table", sessionState: false, why: `session state does not persist: ${probe.evidence}` }
