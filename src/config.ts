@@ -36,9 +36,33 @@ export interface ProjectConfig {
   readonly retainDropped: boolean;
   /** Apps in "sorted app names" order: dependencies first, ties by name. */
   readonly apps: readonly AppConfig[];
+  /** The run lock (`"lock"`): `auto` (default), `table` or `advisory`. */
+  readonly lock?: "auto" | "table" | "advisory" | undefined;
+  /** The table lock's lease (`"lockLease"`, e.g. `"60s"`), in ms. */
+  readonly lockLeaseMs?: number | undefined;
+  /** A scratch database URL for `tide verify` (`"verifyDatabase"`), instead of a temporary one. */
+  readonly verifyDatabase?: string | undefined;
 }
 
-const TOP_KEYS = new Set(["$schema", "database", "migrationTable", "apps", "forbidDataLoss", "retainDropped"]);
+const TOP_KEYS = new Set([
+  "$schema",
+  "database",
+  "migrationTable",
+  "apps",
+  "forbidDataLoss",
+  "retainDropped",
+  "lock",
+  "lockLease",
+  "verifyDatabase",
+]);
+
+/** Parses a duration: `10s`, `500ms`, `2m` or plain seconds; undefined when malformed. */
+export function durationMs(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) return undefined;
+  const value = Number(m[1]);
+  return m[2] === "ms" ? value : m[2] === "m" ? value * 60_000 : value * 1000;
+}
 const APP_KEYS = new Set(["migrations", "dependsOn"]);
 
 /**
@@ -94,6 +118,16 @@ async function validateConfig(raw: unknown, file: string): Promise<ProjectConfig
   if (retainDropped !== undefined && typeof retainDropped !== "boolean") {
     throw new ConfigError(`"retainDropped" must be true or false ${where}`);
   }
+  const lock = optionalString(raw, "lock", where);
+  if (lock !== undefined && lock !== "auto" && lock !== "table" && lock !== "advisory") {
+    throw new ConfigError(`Invalid "lock" "${lock}" ${where}: use "auto", "table" or "advisory"`);
+  }
+  const lease = optionalString(raw, "lockLease", where);
+  const lockLeaseMs = lease === undefined ? undefined : durationMs(lease);
+  if (lease !== undefined && (lockLeaseMs === undefined || lockLeaseMs < 1000)) {
+    throw new ConfigError(`Invalid "lockLease" "${lease}" ${where}: give a duration of at least 1s, e.g. "60s"`);
+  }
+  const verifyDatabase = optionalString(raw, "verifyDatabase", where);
   if (!isRecord(raw.apps) || Object.keys(raw.apps).length === 0) {
     throw new ConfigError(`Missing "apps" ${where}: add at least one app with a "migrations" folder`);
   }
@@ -110,6 +144,9 @@ async function validateConfig(raw: unknown, file: string): Promise<ProjectConfig
     forbidDataLoss: forbid ?? false,
     retainDropped: retainDropped ?? false,
     apps: sortApps(apps, where),
+    ...(lock !== undefined ? { lock } : {}),
+    ...(lockLeaseMs !== undefined ? { lockLeaseMs } : {}),
+    ...(verifyDatabase !== undefined ? { verifyDatabase } : {}),
   };
 }
 

@@ -162,8 +162,8 @@ async function smoke(): Promise<void> {
     "baked: --allow-read --allow-write --allow-net --allow-env (unscoped: the project is only known at run time)",
   );
   check(
-    JSON.stringify(permissions.allow_sys) === JSON.stringify(["userInfo", "uid", "gid"]),
-    "baked: --allow-sys=userInfo,uid,gid only",
+    JSON.stringify(permissions.allow_sys) === JSON.stringify(["userInfo", "uid", "gid", "hostname"]),
+    "baked: --allow-sys=userInfo,uid,gid,hostname only (hostname: the table lock names its holder's host)",
   );
   check(permissions.allow_run === null && permissions.allow_ffi === null, "no --allow-run, no --allow-ffi");
   const resolver = metadata.workspace_resolver as { import_map?: { json?: string } };

@@ -16,5 +16,5 @@ export const PERMISSIONS: readonly string[] = [
   "--allow-write",
   "--allow-net",
   "--allow-env",
-  "--allow-sys=userInfo,uid,gid",
+  "--allow-sys=userInfo,uid,gid,hostname",
 ];

@@ -57,6 +57,12 @@ const RUN_OPTIONS: readonly OptionSpec[] = [
   { long: "migration-id", value: "id", description: "same as the positional MIGRATION_ID" },
   { long: "preview", description: "print the SQL that would run (stdout is a psql script); change nothing" },
   LOCK_TIMEOUT,
+  {
+    long: "lock",
+    value: "kind",
+    description: 'run lock: "auto" (default: advisory, or table behind a transaction pooler), "table" or "advisory"',
+  },
+  { long: "lock-lease", value: "duration", description: "lease of the table lock, renewed every third of it (60s)" },
   { long: "atomic", description: "run every migration in one transaction: all or nothing" },
   {
     long: "ddl-lock-timeout",
@@ -118,7 +124,14 @@ export const COMMANDS: readonly CommandSpec[] = [
         description: '"all" (default), a number N (the app\'s last N), or an ID',
       },
     ],
-    options: [],
+    options: [
+      {
+        long: "scratch-url",
+        value: "url",
+        description:
+          "verify in this database (empty, or used by verify before: it is wiped) instead of a temporary one",
+      },
+    ],
   },
   {
     name: "check",
@@ -145,6 +158,13 @@ export const COMMANDS: readonly CommandSpec[] = [
       { long: "older-than", value: "duration", description: "only what was retained longer ago, e.g. 30d, 12h, 2w" },
       LOCK_TIMEOUT,
     ],
+  },
+  {
+    name: "unlock",
+    description:
+      "Clear a stale table lock (its lease ran out: the run that took it is gone); a live one only with --force.",
+    arguments: [],
+    options: [{ long: "force", description: "clear the lock even if its lease is live (only when that run is dead)" }],
   },
   {
     name: "new",
@@ -219,7 +239,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
   if (seen.some((s) => s.spec.long === "version")) return { kind: "version" };
   if (!command) {
     throw new UsageError(
-      "Missing command: use backwards, forwards, verify, check, new, retained or purge (tide --help)",
+      "Missing command: use backwards, forwards, verify, check, new, retained, purge or unlock (tide --help)",
     );
   }
   const required = command.arguments.filter((a) => a.required);

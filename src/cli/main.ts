@@ -36,7 +36,7 @@ export async function main(args: readonly string[], io: Io): Promise<number> {
         return await migrate(io, parsed.command.name, first!, second, options as MigrateOptions);
       case "verify": {
         const { verifyCommand } = await import("./verify.ts");
-        return await verifyCommand(io, first!, second, options as GlobalOptions);
+        return await verifyCommand(io, first!, second, options as GlobalOptions & { scratchUrl?: string });
       }
       case "check": {
         const { check } = await import("./check.ts");
@@ -50,6 +50,10 @@ export async function main(args: readonly string[], io: Io): Promise<number> {
       case "purge": {
         const { purgeCommand } = await import("./retained.ts");
         return await purgeCommand(io, first, second, options as import("./retained.ts").PurgeOptions);
+      }
+      case "unlock": {
+        const { unlock } = await import("./unlock.ts");
+        return await unlock(io, options as GlobalOptions & { force?: boolean });
       }
       default: {
         const { newMigration } = await import("./new.ts");

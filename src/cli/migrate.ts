@@ -12,6 +12,8 @@ import { eachPlanned } from "../engine/plan.ts";
 import { previewPlan, previewScript } from "../engine/preview.ts";
 import { DEFAULT_IN_DOUBT } from "../engine/in_doubt.ts";
 import type { DdlSafety } from "../engine/run.ts";
+import { assertWritable, type LockMode } from "../engine/run_lock.ts";
+import { privilegeHint, withPrivilegeHint } from "../engine/privileges.ts";
 import type { Session } from "../engine/session.ts";
 import { parseTarget, type Target } from "../engine/target.ts";
 import { ConnectionLostError } from "../db/database.ts";
@@ -37,7 +39,21 @@ export interface MigrateOptions extends GlobalOptions {
   ddlRetries?: string;
   statementTimeout?: string;
   forbidDataLoss?: boolean;
+  lock?: string;
+  lockLease?: string;
   reconnectTimeout?: string;
+}
+
+function parseLock(options: MigrateOptions): { lock?: LockMode; lockLeaseMs?: number } {
+  const lock = options.lock;
+  if (lock !== undefined && lock !== "auto" && lock !== "table" && lock !== "advisory") {
+    throw new UsageError(`Invalid --lock "${lock}": use auto, table or advisory`);
+  }
+  const lockLeaseMs = options.lockLease === undefined ? undefined : parseDuration(options.lockLease);
+  if (lockLeaseMs !== undefined && lockLeaseMs < 1000) {
+    throw new UsageError(`Invalid --lock-lease "${options.lockLease}": give at least 1s`);
+  }
+  return { ...(lock ? { lock } : {}), ...(lockLeaseMs !== undefined ? { lockLeaseMs } : {}) };
 }
 
 function parseSafety(options: MigrateOptions): DdlSafety {
@@ -64,6 +80,7 @@ export async function migrate(
   const target = resolveTarget(direction, positionalId, options.migrationId);
   const lockTimeoutMs = parseDuration(options.lockTimeout ?? "10s");
   const safety = parseSafety(options);
+  parseLock(options);
   const session = await open(io, options, options.preview === true);
   try {
     const plan = direction === "backwards"
@@ -81,6 +98,8 @@ export async function migrate(
       return refuseDataLoss(io, dataLoss, options);
     }
     if (options.preview) return await preview(io, session, plan, options, safety, dataLoss, retained);
+    // A standby is refused before anything is asked.
+    await assertWritable(session);
     if (direction === "backwards" && !options.autoAgree) {
       const declined = await ask(io, plan, dataLoss);
       if (declined !== undefined) return declined(options, dataLoss);
@@ -97,7 +116,7 @@ export async function migrate(
     if (error instanceof ConnectionLostError) {
       throw new RunError(`${error.message}. No migration was run; run the command again`, { cause: error });
     }
-    throw error;
+    throw await withPrivilegeHint(session, error);
   } finally {
     await session.close();
   }
@@ -222,6 +241,9 @@ async function run(
     fake: options.fake ?? false,
     // Only --json prints each migration's statements: a long run need not keep them.
     keepSql: options.json === true,
+    ...parseLock(options),
+    command: `tide ${plan.direction} ${plan.apps.join(",")}`,
+    onNotice: (message) => io.err(`note: ${message}\n`),
     hooks: {
       onEnd: (m, outcome) => {
         io.err(outcomeLine(outcome) + "\n");
@@ -235,9 +257,10 @@ async function run(
     await rm(path, { force: true });
     io.err(`deleted  ${path}\n`);
   }
-  // A run the lost connection stopped between two migrations has no failed one, yet is not done.
-  const failure = result.outcomes.find((o) => o.error)?.error ??
+  const failed = result.outcomes.find((o) => o.error)?.error ??
     (result.stopped === undefined ? undefined : { message: result.stopped });
+  const hint = failed ? await privilegeHint(session, failed.message) : undefined;
+  const failure = failed && hint ? { ...failed, message: `${failed.message}. ${hint}` } : failed;
   const verb = plan.direction === "backwards" ? "Reversed" : options.fake ? "Faked" : "Applied";
   const message = failure ? failure.message : summary(result, verb, performance.now() - started);
   if (options.json) {

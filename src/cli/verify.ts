@@ -10,13 +10,14 @@ import { verify } from "../engine/verify.ts";
 import { UsageError } from "../errors.ts";
 import { type GlobalOptions, open, printJson } from "./common.ts";
 import type { Io } from "./io.ts";
+import { withPrivilegeHint } from "../engine/privileges.ts";
 
 /** Runs `verify`; returns the exit code (1 when any reversal differs or fails). */
 export async function verifyCommand(
   io: Io,
   app: string,
   id: string | undefined,
-  options: GlobalOptions,
+  options: GlobalOptions & { scratchUrl?: string },
 ): Promise<number> {
   let target;
   try {
@@ -26,7 +27,7 @@ export async function verifyCommand(
   }
   const session = await open(io, options, true);
   try {
-    const result = await verify(session, { app, target });
+    const result = await verify(session, { app, target }, { scratchUrl: options.scratchUrl });
     const checked = result.migrations.filter((m) => m.status !== "applied");
     const bad = checked.filter((m) => m.status !== "ok");
     const message = bad.length
@@ -48,6 +49,8 @@ export async function verifyCommand(
     }
     io.out(`${message}\n`);
     return result.success ? 0 : 1;
+  } catch (error) {
+    throw await withPrivilegeHint(session, error);
   } finally {
     await session.close();
   }

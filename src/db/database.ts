@@ -37,6 +37,17 @@ export interface Database extends Queryable {
    * @throws {LockTimeoutError} when the lock could not be had in time.
    */
   withLock<T>(key: string, timeoutMs: number, fn: () => Promise<T>): Promise<T>;
+  /**
+   * A second, independent connection to the same server (the host a multi-host URL chose):
+   * for the table lock's lease renewals and the pooling probe, which must not share the run's
+   * connection (they would land inside a migration's transaction). Servers only.
+   */
+  openSibling?(): Promise<Database>;
+  /**
+   * Servers: the single-host URL actually connected to (a multi-host URL's chosen host). It
+   * holds the password: never print it.
+   */
+  readonly url?: string;
   /** Closes the connection (or the embedded database). */
   close(): Promise<void>;
   /**
@@ -116,6 +127,14 @@ export class LockTimeoutError extends Error {
   }
 }
 
+/** Whether an error came from the server (it carries a SQLSTATE), not from the network. */
+export function isServerError(error: unknown): boolean {
+  if (typeof error !== "object" || error === null || error instanceof StatementError) return false;
+  const e = error as { code?: unknown; severity?: unknown; name?: unknown };
+  return typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) &&
+    (e.name === "PostgresError" || typeof e.severity === "string");
+}
+
 function serverDetails(cause: unknown): ServerErrorDetails {
   if (typeof cause !== "object" || cause === null) return {};
   const e = cause as Record<string, unknown>;
@@ -131,7 +150,8 @@ function serverDetails(cause: unknown): ServerErrorDetails {
 /** The server's message plus line and column of the error in the statement, when known. */
 function describeServerError(cause: unknown, statement: string, s: ServerErrorDetails): string {
   let message = cause instanceof Error ? cause.message : String(cause);
-  if (s.code) message += ` (SQLSTATE ${s.code})`;
+  // A SQLSTATE is five characters; the driver's own codes (CONNECTION_CLOSED) are not one.
+  if (s.code) message += /^[0-9A-Z]{5}$/.test(s.code) ? ` (SQLSTATE ${s.code})` : ` (${s.code})`;
   if (s.position !== undefined) {
     const before = statement.slice(0, s.position - 1);
     const line = before.split("\n").length;

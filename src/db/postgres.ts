@@ -7,6 +7,7 @@
 
 import postgres from "postgres";
 import { maskPasswords } from "../mask.ts";
+import { fits, misfit, splitHosts } from "./hosts.ts";
 import {
   ConnectionLostError,
   type Database,
@@ -19,11 +20,57 @@ import {
 type Sql = postgres.Sql | postgres.TransactionSql;
 
 /**
- * Opens a PostgreSQL server database and checks that it answers.
+ * Opens a PostgreSQL server database and checks that it answers. A URL listing several hosts,
+ * or giving `target_session_attrs`, connects to the first host that fits (see hosts.ts).
  *
  * @param url A `postgres://` or `postgresql://` URL.
  */
 export async function openPostgres(url: string): Promise<Database> {
+  const list = splitHosts(url);
+  if (list.urls.length === 1 && list.attrs === undefined) return await openHost(url, url);
+  const attrs = list.attrs ?? "any";
+  const reasons: string[] = [];
+  let fallback: Database | undefined;
+  for (const [i, hostUrl] of list.urls.entries()) {
+    let db: Database;
+    try {
+      db = await openHost(hostUrl, hostUrl);
+    } catch (error) {
+      reasons.push(
+        `${list.hosts[i]}: ${maskPasswords((error as Error).message).replace(/^Cannot connect to \S+: /, "")}`,
+      );
+      continue;
+    }
+    if (attrs === "any") return db;
+    const [row] = await db.query<{ standby: boolean; ro: string }>(
+      "select pg_is_in_recovery() as standby, current_setting('transaction_read_only') as ro",
+    );
+    const role = { standby: Boolean(row?.standby), readOnly: row?.ro === "on" };
+    if (attrs === "prefer-standby") {
+      if (role.standby) {
+        await fallback?.close();
+        return db;
+      }
+      if (fallback) await db.close();
+      else fallback = db;
+      reasons.push(`${list.hosts[i]}: is a primary`);
+      continue;
+    }
+    if (fits(attrs, role)) return db;
+    reasons.push(`${list.hosts[i]}: ${misfit(attrs, role)}`);
+    await db.close();
+  }
+  if (fallback) return fallback;
+  throw new Error(
+    `Cannot connect to ${maskPasswords(url)}: no host fits target_session_attrs=${attrs} (${reasons.join("; ")})` +
+      (attrs === "primary" || attrs === "read-write"
+        ? ". Add the primary's host to the URL, or wait for a standby to be promoted"
+        : ""),
+  );
+}
+
+/** Opens one host; `label` is the URL messages name (masked). */
+async function openHost(url: string, label: string): Promise<Database> {
   const guard = new SessionGuard();
   const sql = postgres(url, {
     max: 1,
@@ -53,11 +100,17 @@ export async function openPostgres(url: string): Promise<Database> {
   } catch (error) {
     await sql.end({ timeout: 0 }).catch(() => {});
     throw new Error(
-      `Cannot connect to ${maskPasswords(url)}: ${maskPasswords((error as Error).message)}`,
+      `Cannot connect to ${maskPasswords(label)}: ${maskPasswords((error as Error).message)}${sqlstate(error)}`,
       { cause: error },
     );
   }
   return new PostgresDatabase(sql, url, guard);
+}
+
+/** ` (SQLSTATE xxxxx)` when the error came from the server. */
+function sqlstate(error: unknown): string {
+  const e = error as { code?: unknown; name?: unknown };
+  return e?.name === "PostgresError" && typeof e.code === "string" ? ` (SQLSTATE ${e.code})` : "";
 }
 
 /**
@@ -161,12 +214,13 @@ function describeCause(error: unknown): string {
 class PostgresDatabase implements Database {
   readonly kind = "postgres";
   readonly #sql: postgres.Sql;
-  readonly #url: string;
+  /** The single-host URL this connection went to (with its password: never print it). */
+  readonly url: string;
   readonly #guard: SessionGuard;
 
   constructor(sql: postgres.Sql, url: string, guard: SessionGuard) {
     this.#sql = sql;
-    this.#url = url;
+    this.url = url;
     this.#guard = guard;
   }
 
@@ -175,7 +229,11 @@ class PostgresDatabase implements Database {
   }
 
   openAnother(): Promise<Database> {
-    return openPostgres(this.#url);
+    return openPostgres(this.url);
+  }
+
+  openSibling(): Promise<Database> {
+    return openPostgres(this.url);
   }
 
   query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {

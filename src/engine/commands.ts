@@ -24,6 +24,7 @@ import {
   type PlannedMigration,
 } from "./plan.ts";
 import { type DdlSafety, type MigrationOutcome, type RunHooks, runPlan, type RunResult } from "./run.ts";
+import { type LockMode, withRunLock } from "./run_lock.ts";
 import { selectBackwards, selectForwards } from "./select.ts";
 import type { Session } from "./session.ts";
 import type { Target } from "./target.ts";
@@ -319,6 +320,14 @@ export interface ExecuteOptions {
    * hooks, so that a run of thousands keeps small results. @default true
    */
   readonly keepSql?: boolean;
+  /** The run lock's kind (`--lock`). @default the config's `"lock"`, else `auto` */
+  readonly lock?: LockMode | undefined;
+  /** The table lock's lease, in ms (`--lock-lease`). */
+  readonly lockLeaseMs?: number | undefined;
+  /** What the run is, stored with the table lock (e.g. `tide backwards app`). */
+  readonly command?: string | undefined;
+  /** Things the user should know before and while it runs (the lock chosen, a stale lock taken over). */
+  readonly onNotice?: ((message: string) => void) | undefined;
   /** After a lost connection: how long to try to learn what committed. */
   readonly inDoubt?: InDoubtLimits;
 }
@@ -345,7 +354,22 @@ export async function executePlan(
     );
   }
   try {
-    return await session.db.withLock(session.history.lockKey, timeout, async () => {
+    const lockOptions = {
+      mode: options.lock,
+      timeoutMs: timeout,
+      leaseMs: options.lockLeaseMs ?? session.config.lockLeaseMs,
+      command: options.command ?? `tide ${plan.direction} ${plan.apps.join(",")}`,
+      onNotice: options.onNotice,
+    };
+    return await withRunLock(session, lockOptions, async (held) => {
+      if (!held.sessionState && unwrapped.length > 0) {
+        // Session-level SET would land on another server connection, and stay there.
+        options.onNotice?.(
+          `${
+            unwrapped.map((m) => `${m.app} ${m.id}`).join(", ")
+          }: its CONCURRENTLY statements run without lock_timeout/statement_timeout, because session settings do not persist through this pooler (transaction mode)`,
+        );
+      }
       if (plan.direction === "forwards") await session.history.ensure(session.db);
       const now = await plan.reselect();
       const planned = plan.migrations.map(keyOf);
@@ -360,6 +384,8 @@ export async function executePlan(
         hooks: options.hooks ?? {},
         atomic: options.atomic ?? false,
         ...(options.safety ? { safety: options.safety } : {}),
+        sessionState: held.sessionState,
+        guard: () => held.guard(),
         ...(options.inDoubt ? { inDoubt: options.inDoubt } : {}),
       };
       const small = (r: RunResult): RunResult =>

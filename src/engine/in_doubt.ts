@@ -48,14 +48,20 @@ export async function learnTruth(
   direction: "forwards" | "backwards",
   migrations: readonly { app: string; id: string }[],
   limits: InDoubtLimits = DEFAULT_IN_DOUBT,
+  pooled = false,
 ): Promise<Learned> {
   if (!db.openAnother) return { ok: false, reason: "this database cannot be reached on a second connection" };
   const fresh = await reconnect(db, limits.reconnectMs);
   if (typeof fresh === "string") return { ok: false, reason: fresh };
   try {
-    if (db.session) {
+    if (db.session && !pooled) {
       const ended = await endSession(fresh, db.session, limits);
       if (ended !== undefined) return { ok: false, reason: ended };
+    } else if (pooled) {
+      // Behind a transaction pooler the pid recorded at connect is a pooled server connection
+      // that may now serve another client: never terminate it. The pooler closes the server
+      // connection of a client lost mid-transaction; give it the settle time to do so.
+      await new Promise((r) => setTimeout(r, limits.settleMs));
     }
     const apps = [...new Set(migrations.map((m) => m.app))];
     const rows = await history.list(fresh, apps, { reversals: false });

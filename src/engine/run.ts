@@ -122,6 +122,14 @@ export interface RunOptions {
   readonly retryPause?: (attempt: number) => number;
   /** Set by runPlan: the database runs Citus. */
   readonly citus?: boolean;
+  /**
+   * Whether session state persists on the connection. False behind a transaction pooler:
+   * then no session-level `SET` is sent (it would stay on some other client's server
+   * connection). @default true
+   */
+  readonly sessionState?: boolean;
+  /** Called before each migration; throws to stop the run there (the run lock was lost). */
+  readonly guard?: () => void;
   /** How long to try to learn the truth after the connection was lost. @default DEFAULT_IN_DOUBT */
   readonly inDoubt?: InDoubtLimits;
 }
@@ -159,6 +167,7 @@ export async function runPlan(
     const executed: string[] = [];
     let outcome: MigrationOutcome;
     try {
+      options.guard?.();
       await withRetries(options, executed, () => runMigration(db, history, m, options, executed));
       outcome = done(plan, m, options, started, executed);
     } catch (error) {
@@ -212,7 +221,14 @@ async function lostOutcomes(
   started: readonly number[],
   executed: readonly string[][],
 ): Promise<MigrationOutcome[]> {
-  const learned = await learnTruth(db, history, plan.direction, migrations, options.inDoubt ?? DEFAULT_IN_DOUBT);
+  const learned = await learnTruth(
+    db,
+    history,
+    plan.direction,
+    migrations,
+    options.inDoubt ?? DEFAULT_IN_DOUBT,
+    options.sessionState === false,
+  );
   const where = error.statement === undefined ? "" : ` at statement: ${oneLine(error.statement)}`;
   const lost = `the connection to the server was lost${where} (${lostReason(error)})`;
   return migrations.map((m, i): MigrationOutcome => {
@@ -389,7 +405,8 @@ async function runMigration(
   }
   // CONCURRENTLY cannot run in a transaction: statement by statement, each retried on its own
   // when it times out waiting for a lock (a statement that timed out changed nothing).
-  await db.execute(safetyStatements(safety, false));
+  const session = options.sessionState ?? true;
+  if (session) await db.execute(safetyStatements(safety, false));
   try {
     const retrying: Queryable = {
       query: (sql, params) => db.query(sql, params),
@@ -405,7 +422,7 @@ async function runMigration(
     };
     await migrationBody(retrying, history, m, options, executed, false);
   } finally {
-    await db.execute(["RESET lock_timeout", "RESET statement_timeout"]).catch(() => {});
+    if (session) await db.execute(["RESET lock_timeout", "RESET statement_timeout"]).catch(() => {});
   }
 }
 

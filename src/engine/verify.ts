@@ -15,8 +15,10 @@ import { runPlan } from "./run.ts";
 import type { Session } from "./session.ts";
 import type { Target } from "./target.ts";
 import type { LoadedMigration } from "../loader/load.ts";
-import { PlanError } from "../errors.ts";
+import { PlanError, RunError } from "../errors.ts";
 import type { NotRestored } from "../migration/render.ts";
+import { StatementError } from "../db/database.ts";
+import { maskPasswords } from "../mask.ts";
 
 /** One attribute that differs after a round trip. */
 export interface VerifyDifference {
@@ -57,7 +59,11 @@ export interface VerifyResult {
  * Runs every migration of the project forwards on a scratch database, in dependency order,
  * round-tripping the selected ones: `all` (default), an ID (that one), or N (the app's last N).
  */
-export async function verify(session: Session, request: { app: string; target: Target }): Promise<VerifyResult> {
+export async function verify(
+  session: Session,
+  request: { app: string; target: Target },
+  options: VerifyOptions = {},
+): Promise<VerifyResult> {
   const apps = request.app === "all" ? session.config.apps.map((a) => a.name) : [session.app(request.app).name];
   const order: LoadedMigration[] = [];
   for (const app of session.config.apps) {
@@ -78,7 +84,10 @@ export async function verify(session: Session, request: { app: string; target: T
     for (const m of chosen) selected.add(m);
   }
   const last = Math.max(...[...selected].map((m) => order.indexOf(m)));
-  const { db, label, drop, citus } = await openScratch(session);
+  const scratchUrl = options.scratchUrl ?? session.config.verifyDatabase;
+  const { db, label, drop, citus } = scratchUrl
+    ? { ...(await openGivenScratch(scratchUrl)), citus: false }
+    : await openScratch(session);
   try {
     const history = new History(session.config.migrationTable);
     await history.ensure(db);
@@ -174,6 +183,15 @@ function attributes(value: string): Record<string, string> {
   return result;
 }
 
+/** Options of {@linkcode verify}. */
+export interface VerifyOptions {
+  /**
+   * A database to verify in instead of a temporary one (`--scratch-url`, `"verifyDatabase"`):
+   * it must be empty or have been used by tide verify before, since verify wipes it.
+   */
+  readonly scratchUrl?: string | undefined;
+}
+
 /** A scratch database beside the user's: a temporary database on the server, or PGlite in memory. */
 async function openScratch(
   session: Session,
@@ -187,8 +205,12 @@ async function openScratch(
   if (await hasCitus(session.db)) {
     return { ...(await openCitusScratch(session.db, session.databaseUrl, name)), citus: true };
   }
-  await session.db.execute([`CREATE DATABASE ${name}`]);
-  const url = new URL(session.databaseUrl);
+  try {
+    await session.db.execute([`CREATE DATABASE ${name}`]);
+  } catch (error) {
+    throw await scratchRefusal(session, error);
+  }
+  const url = new URL(session.db.url ?? session.databaseUrl);
   url.pathname = `/${name}`;
   const db = await openDatabase(url.toString());
   return {
@@ -199,4 +221,102 @@ async function openScratch(
       await session.db.execute([`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);
     },
   };
+}
+
+const SCRATCH_FIX = 'or give verify a database it may wipe: --scratch-url URL or "verifyDatabase" in tide.json ' +
+  "(an empty database, or one an earlier tide verify used)";
+
+/** Why no temporary database could be made, and the two ways out. */
+async function scratchRefusal(session: Session, error: unknown): Promise<Error> {
+  const code = error instanceof StatementError ? error.server.code : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === "42501") {
+    const [me] = await session.db.query<{ role: string }>("select current_user as role").catch(() => []);
+    return new RunError(
+      `tide verify needs a scratch database and cannot create one: ${message}. Either give the role CREATEDB ` +
+        `(as a superuser: ALTER ROLE "${me?.role ?? "<role>"}" CREATEDB), ${SCRATCH_FIX}`,
+      { cause: error },
+    );
+  }
+  if (code === "25006") {
+    return new RunError(
+      `tide verify cannot create its scratch database on ${session.databaseLabel}: ${message} (a standby?). ` +
+        `Point verify at the primary, ${SCRATCH_FIX}`,
+      { cause: error },
+    );
+  }
+  return error instanceof Error ? error : new Error(message);
+}
+
+/** The schema where verify marks a database it uses, so that it may wipe it next time. */
+const MARK = "tide_verify";
+
+/** Schemas tide never touches. */
+const SYSTEM =
+  "n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast') and n.nspname not like 'pg\\_temp\\_%' " +
+  "and n.nspname not like 'pg\\_toast\\_temp\\_%'";
+
+/**
+ * The scratch database given by URL: refused unless empty or marked by an earlier verify; wiped
+ * (every schema but the mark's dropped, public made again) before and after.
+ */
+async function openGivenScratch(url: string): Promise<{ db: Database; label: string; drop: () => Promise<void> }> {
+  const label = maskPasswords(url);
+  const db = await openDatabase(url);
+  try {
+    if (db.kind === "postgres") {
+      const [standby] = await db.query<{ yes: boolean }>("select pg_is_in_recovery() as yes");
+      if (standby?.yes) throw new RunError(`The scratch database ${label} is on a standby: give one on a primary`);
+    }
+    const [state] = await db.query<{ marked: boolean; objects: string }>(
+      `select to_regclass('${MARK}.scratch') is not null as marked,
+              ((select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace where ${SYSTEM} and n.nspname <> '${MARK}')
+             + (select count(*) from pg_proc p join pg_namespace n on n.oid = p.pronamespace where ${SYSTEM})
+             + (select count(*) from pg_type t join pg_namespace n on n.oid = t.typnamespace where ${SYSTEM} and n.nspname <> '${MARK}' and t.typrelid = 0 and t.typelem = 0)
+             + (select count(*) from pg_namespace n where ${SYSTEM} and n.nspname not in ('public', '${MARK}'))
+             + (select count(*) from pg_extension where extname <> 'plpgsql'))::text as objects`,
+    );
+    if (!state?.marked && Number(state?.objects) > 0) {
+      throw new RunError(
+        `The scratch database ${label} is not empty (${state?.objects} object(s)) and no tide verify used it before: ` +
+          "verify wipes its scratch database, so it refuses this one. Give an empty database (CREATE DATABASE …)",
+      );
+    }
+    await wipe(db, label);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return {
+    db,
+    label: `scratch database ${label} (wiped before and after)`,
+    drop: async () => {
+      try {
+        await wipe(db, label);
+      } finally {
+        await db.close();
+      }
+    },
+  };
+}
+
+async function wipe(db: Database, label: string): Promise<void> {
+  const schemas = await db.query<{ name: string }>(
+    `select quote_ident(n.nspname) as name from pg_namespace n where ${SYSTEM} and n.nspname <> '${MARK}'`,
+  );
+  try {
+    await db.execute([
+      ...schemas.map((s) => `DROP SCHEMA ${s.name} CASCADE`),
+      "CREATE SCHEMA public",
+      `CREATE SCHEMA IF NOT EXISTS ${MARK}`,
+      `CREATE TABLE IF NOT EXISTS ${MARK}.scratch (used_at timestamptz NOT NULL DEFAULT now())`,
+      `INSERT INTO ${MARK}.scratch DEFAULT VALUES`,
+    ]);
+  } catch (error) {
+    throw new RunError(
+      `Cannot wipe the scratch database ${label}: ${(error as Error).message}. The role verify connects as must own ` +
+        "its schemas (e.g. make it the database's owner: CREATE DATABASE … OWNER role)",
+      { cause: error },
+    );
+  }
 }
