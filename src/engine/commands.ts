@@ -282,7 +282,9 @@ interface ColumnDrop {
 /** The columns a planned migration drops (read while it is planned in full). */
 function columnDrops(m: PlannedMigration): ColumnDrop[] {
   return m.operations.flatMap((o) =>
-    o.rendered.destroys.flatMap((d) => (d.kind === "column" ? [{ migration: `${m.app} ${m.id}`, table: d.table, column: d.column }] : []))
+    o.rendered.destroys.flatMap((
+      d,
+    ) => (d.kind === "column" ? [{ migration: `${m.app} ${m.id}`, table: d.table, column: d.column }] : []))
   );
 }
 
