@@ -40,7 +40,10 @@ Deno.test({
           stdout: "null",
           stderr: "null",
         }).spawn();
-        await new Promise((r) => setTimeout(r, 150 + Math.random() * 700));
+        // Half the kills at a random moment; the other half once the run has made progress
+        // (the history changed), so that some land mid-run however slow the machine is.
+        if (round % 4 < 2) await untilProgress(sql, child.status);
+        await new Promise((r) => setTimeout(r, round % 4 < 2 ? Math.random() * 60 : 150 + Math.random() * 700));
         try {
           child.kill("SIGKILL");
         } catch { /* it finished first */ }
@@ -63,6 +66,22 @@ Deno.test({
     }
   },
 });
+
+/** Waits until the number of history rows changes (a migration committed), or the run ends. */
+async function untilProgress(sql: postgres.Sql, ended: Promise<unknown>): Promise<void> {
+  let done = false;
+  void ended.then(() => (done = true));
+  const rows = async () => {
+    const [row] = await sql`select case when to_regclass('migration') is null then -1
+      else (select count(*)::int from migration) end as n`;
+    return row?.n as number;
+  };
+  const start = await rows();
+  for (let i = 0; i < 3000 && !done; i++) {
+    if ((await rows()) !== start) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 async function waitForIdle(sql: postgres.Sql): Promise<void> {
   for (let i = 0; i < 100; i++) {
