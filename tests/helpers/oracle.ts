@@ -5,7 +5,8 @@
  *   15), normalised only as far as a round trip may honestly differ: comments, SET lines and
  *   blank lines go, and the column lines inside each CREATE TABLE are sorted, because a
  *   re-added column comes back last (tide names that in its plan). Statements are compared as
- *   a multiset (pg_dump's order among equal-priority objects follows OIDs).
+ *   a multiset (pg_dump's order among equal-priority objects follows OIDs). The column list of
+ *   CREATE STATISTICS is sorted too: the server orders it by column number.
  * - {@linkcode catalogFingerprint}: one entry per object, built only from the server's own
  *   functions and catalogs (`pg_get_constraintdef`, `pg_get_indexdef`, `pg_get_triggerdef`,
  *   `pg_get_ruledef`, `pg_get_expr`, `pg_get_statisticsobjdef`, `pg_get_partkeydef`,
@@ -62,7 +63,8 @@ export function normaliseDump(dump: string): string[] {
     // pg_dump 15.14+ fences its output with a random key per run.
     !line.startsWith("\\restrict") && !line.startsWith("\\unrestrict") && line.trim() !== ""
   );
-  return splitSql(kept.join("\n")).map(sortTableColumns).map((s) => s.replace(/\s+/g, " ").trim()).sort();
+  return splitSql(kept.join("\n")).map(sortTableColumns).map((s) => s.replace(/\s+/g, " ").trim())
+    .map(sortStatisticsColumns).sort();
 }
 
 /** Inside `CREATE [UNLOGGED] TABLE … (`…`)`, sorts the column lines (trailing commas removed). */
@@ -74,6 +76,19 @@ function sortTableColumns(statement: string): string {
   if (open < 0 || close < 0) return statement;
   const body = lines.slice(open + 1, close).map((l) => l.replace(/,$/, "")).sort();
   return [...lines.slice(0, open + 1), ...body, ...lines.slice(close)].join("\n");
+}
+
+/**
+ * `CREATE STATISTICS … ON b, a FROM …` with its plain column list sorted: the server keeps the
+ * columns in column-number order (stxkeys), so their order only mirrors column position, the
+ * one thing a re-added column may not restore. Expression lists are left as they are.
+ */
+export function sortStatisticsColumns(statement: string): string {
+  return statement.replace(/^(CREATE STATISTICS .*? ON )(.*)( FROM .*)$/s, (whole, head, list: string, tail) => {
+    const columns = list.split(", ");
+    if (!columns.every((c) => /^("([^"]|"")+"|[a-z_][a-z0-9_$]*)$/.test(c))) return whole;
+    return head + columns.sort().join(", ") + tail;
+  });
 }
 
 /** Statements only before (`-`) and only after (`+`): empty when the dumps are equal. */
@@ -178,7 +193,8 @@ function queries(v: number): string[] {
        'deferred', k.condeferred,
        'local', k.conislocal,
        'inherited count', k.coninhcount,
-       'no inherit', k.connoinherit,
+       -- NO INHERIT means something for CHECK and NOT NULL only (pg_dump prints it for those).
+       'no inherit', case when k.contype in ('c', 'n') then k.connoinherit end,
        'parent', (select p.conname from pg_constraint p where p.oid = k.conparentid),
        'index', (select ic.relname from pg_class ic where ic.oid = k.conindid),
        'comment', obj_description(k.oid, 'pg_constraint')) as attrs
@@ -212,7 +228,7 @@ function queries(v: number): string[] {
       where ${USER}`,
     // Extended statistics.
     `select format('statistics %I.%I', n.nspname, s.stxname) as key, jsonb_build_object(
-       'definition', pg_get_statisticsobjdef(s.oid),
+       'definition', pg_get_statisticsobjdef(s.oid), -- its column list: see sortStatisticsColumns
        'target', ${has(130000, "nullif(s.stxstattarget::int, -1)")},
        'owner', pg_get_userbyid(s.stxowner),
        'comment', obj_description(s.oid, 'pg_statistic_ext')) as attrs
@@ -265,7 +281,11 @@ export async function catalogFingerprint(db: Queryable, exclude: readonly string
     for (const r of rows) {
       const attrs = JSON.parse(r.attrs) as Record<string, unknown>;
       const entry: Record<string, string> = {};
-      for (const [k, value] of Object.entries(attrs).sort(([a], [b]) => a.localeCompare(b))) entry[k] = String(value);
+      for (const [k, value] of Object.entries(attrs).sort(([a], [b]) => a.localeCompare(b))) {
+        entry[k] = k === "definition" && r.key.startsWith("statistics ")
+          ? sortStatisticsColumns(String(value))
+          : String(value);
+      }
       // Sequences appear twice (as relations and with their options): one entry, both halves.
       print[r.key] = { ...print[r.key], ...entry };
     }

@@ -2,7 +2,7 @@
 
 import { assertEquals } from "../helpers/assert.ts";
 import { splitSql } from "../helpers/fixtures.ts";
-import { diffDumps, diffFingerprints, normaliseDump } from "../helpers/oracle.ts";
+import { diffDumps, diffFingerprints, normaliseDump, sortStatisticsColumns } from "../helpers/oracle.ts";
 
 Deno.test("splitSql keeps semicolons inside quotes, dollar quotes and identifiers; drops comments", () => {
   assertEquals(
@@ -56,4 +56,15 @@ Deno.test("diffFingerprints names gone, new and changed attributes", () => {
     ['+ policy s.t.p (command="r")', '~ table s.t: owner: "a" → "b"', '- trigger s.t.g (enabled="D")'],
   );
   assertEquals(diffFingerprints({ "table s.t": { owner: "a" } }, { "table s.t": { owner: "a" } }), []);
+});
+
+Deno.test("sortStatisticsColumns sorts a plain column list only", () => {
+  assertEquals(
+    sortStatisticsColumns("CREATE STATISTICS s.st (ndistinct) ON tenant, name FROM s.t"),
+    "CREATE STATISTICS s.st (ndistinct) ON name, tenant FROM s.t",
+  );
+  assertEquals(
+    sortStatisticsColumns("CREATE STATISTICS s.st ON lower(name), a FROM s.t"),
+    "CREATE STATISTICS s.st ON lower(name), a FROM s.t",
+  );
 });
