@@ -182,7 +182,7 @@ export function phasedTable(t: TableCapture): Phased[] {
   const after = constraints.filter((c) => !isInline(c));
   const identityOf = (c: ColumnCapture) => t.sequences.some((s) => s.column === c.name && s.dependency === "i");
   const elements = [
-    ...columns.map((c) => columnDefinition(c, t.sequences, { noIdentity: partition && !identityOf(c) })),
+    ...columns.map((c) => columnDefinition(c, t.sequences, { noIdentity: partition && !identityOf(c), inherits })),
     ...inline.map(inlineConstraint),
   ];
   let create = `CREATE ${t.persistence === "u" ? "UNLOGGED " : ""}TABLE ${t.table} (${elements.join(", ")})`;
