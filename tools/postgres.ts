@@ -76,9 +76,13 @@ function freePort(): number {
   return port;
 }
 
-/** Starts a throwaway cluster in a temp folder; refuses nothing, returns undefined on failure. */
-async function startCluster(log: (s: string) => void): Promise<TestServer | undefined> {
-  const bin = await findBinDir();
+/**
+ * Starts a throwaway cluster in a temp folder from the server binaries in `binDir` (default:
+ * the system's); refuses nothing, returns undefined on failure. tools/matrix.ts starts the
+ * version matrix with it.
+ */
+export async function startCluster(log: (s: string) => void, binDir?: string): Promise<TestServer | undefined> {
+  const bin = binDir ?? await findBinDir();
   if (!bin) return undefined;
   const root = Deno.uid() === 0;
   const dir = await Deno.makeTempDir({ prefix: "tide-pg-" });

@@ -64,7 +64,11 @@ export function restoreColumn(table: string, column: string, changes: AlterChang
   const defaultTouched = typeChanged || "default" in changes;
   // The current default may not cast back to the old type: drop it before changing the type.
   if (defaultTouched) statements.push(`${alter} DROP DEFAULT`);
-  if (typeChanged) statements.push(`${alter} TYPE ${before.type} USING ${quoteIdent(column)}::${before.type}`);
+  if (typeChanged) {
+    // A type change without COLLATE resets the collation: put the captured one back.
+    const collate = before.column?.collation ? ` COLLATE ${before.column.collation}` : "";
+    statements.push(`${alter} TYPE ${before.type}${collate} USING ${quoteIdent(column)}::${before.type}`);
+  }
   if (changes.nullable !== undefined) {
     const nn = before.column?.notNullConstraint;
     // PG 18 names NOT NULL constraints: SET NOT NULL would make up a new name.

@@ -9,7 +9,17 @@
 
 import type { Queryable } from "../db/database.ts";
 import { type ColumnCapture, columnDefinition, columnExtras, columnJson, COLUMNS_FROM } from "./column.ts";
-import { at, bareName, type CatalogContext, jsonList, ordered, Phase, type Phased, qualified } from "./context.ts";
+import {
+  at,
+  bareName,
+  type CatalogContext,
+  jsonList,
+  type NotRestored,
+  ordered,
+  Phase,
+  type Phased,
+  qualified,
+} from "./context.ts";
 import {
   addConstraint,
   type ConstraintCapture,
@@ -180,21 +190,33 @@ function quoteName(name: string): string {
 }
 
 /** What re-adding the column cannot restore. */
-export function notRestoredOfColumn(c: ColumnDropCapture): string[] {
-  const out: string[] = [];
-  if (c.column.last === false || (c.format === undefined)) {
-    out.push(
-      `column position: ${c.table}.${c.column.name} comes back as the table's last column${
+export function notRestoredOfColumn(c: ColumnDropCapture): NotRestored[] {
+  const object = `column ${c.table}.${c.column.name}`;
+  const out: NotRestored[] = [];
+  if (c.column.last === false || c.format === undefined) {
+    out.push({
+      object,
+      what: `position: comes back as the table's last column${
         c.column.position !== undefined ? ` (it was column ${c.column.position})` : ""
       }`,
-    );
+    });
+  }
+  if (c.column.last === false) {
+    // pg_get_statisticsobjdef lists columns in table order: the re-added one now comes last.
+    for (const s of c.statistics ?? []) {
+      out.push({
+        object: `statistics ${s.name}`,
+        what: `column order: lists ${c.column.name} after the table's other columns`,
+      });
+    }
   }
   if (c.format === undefined) {
-    out.push(
-      `column ${c.table}.${c.column.name} was captured by an earlier tide: its grants, storage, compression, statistics target, ` +
+    out.push({
+      object,
+      what: "captured by an earlier tide: its grants, storage, compression, statistics target, " +
         "extended statistics and the indexes of partitions were not captured and do not come back",
-    );
+    });
   }
-  out.push(...foreignGrantors(c.column.acl ?? null, c.owner));
+  out.push(...foreignGrantors(c.column.acl ?? null, c.owner).map((what) => ({ object, what })));
   return out;
 }

@@ -100,3 +100,11 @@ export function bareName(name: string): string {
   const m = /^(?:"(?:[^"]|"")*"|[^".]+)\.(.+)$/.exec(name);
   return m ? m[1]! : name;
 }
+
+/** One thing a reversal cannot restore: the object, and what of it. */
+export interface NotRestored {
+  /** e.g. `table public.band`, `column public.band.name`. */
+  readonly object: string;
+  /** e.g. `position: comes back as the table's last column (it was column 2)`. */
+  readonly what: string;
+}

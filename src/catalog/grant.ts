@@ -126,6 +126,8 @@ export function renderGrants(
 export function foreignGrantors(acl: readonly string[] | null, owner: string | undefined): string[] {
   if (acl === null || owner === undefined) return [];
   return acl.map(parseAclItem).filter((i) => i.grantor !== owner && i.grantor !== "").map((i) =>
-    `privileges of ${i.grantee === "" ? "PUBLIC" : i.grantee} granted by ${i.grantor} come back granted by the owner`
+    `grantor: the privileges ${
+      i.grantee === "" ? "PUBLIC" : i.grantee
+    } got from ${i.grantor} come back granted by the owner`
   );
 }

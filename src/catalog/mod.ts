@@ -17,7 +17,7 @@ import { quoteName } from "../migration/quote.ts";
 import { captureAlter } from "./alter.ts";
 import type { AlterCapture } from "./column.ts";
 import { captureColumnDrop, type ColumnDropCapture, notRestoredOfColumn } from "./column_drop.ts";
-import { type CatalogContext, readContext } from "./context.ts";
+import { type CatalogContext, type NotRestored, readContext } from "./context.ts";
 import { captureIndexDrop, type IndexDropCapture } from "./index.ts";
 import { captureTable, notRestoredOfTable, type TableCapture } from "./table.ts";
 
@@ -28,7 +28,7 @@ export type { IndexCapture, IndexDropCapture } from "./index.ts";
 export type { SequenceCapture } from "./sequence.ts";
 export type { TableCapture } from "./table.ts";
 export type { TablePart } from "./part.ts";
-export { type CatalogContext, readContext } from "./context.ts";
+export { type CatalogContext, type NotRestored, readContext } from "./context.ts";
 export { registerTablePart, tableParts } from "./registry.ts";
 export { allInbound, CAPTURE_FORMAT, droppedWith, recreateTable } from "./table.ts";
 export { readdColumn } from "./column_drop.ts";
@@ -64,7 +64,7 @@ export async function captureFor(db: Queryable, op: Operation, context?: Catalog
 }
 
 /** What reversing the captured operation cannot restore, one line each (never silent). */
-export function notRestoredOf(capture: Capture): string[] {
+export function notRestoredOf(capture: Capture): NotRestored[] {
   switch (capture.kind) {
     case "table":
       return notRestoredOfTable(capture);

@@ -8,7 +8,7 @@
  */
 
 import type { Queryable } from "../db/database.ts";
-import type { CatalogContext, Phased } from "./context.ts";
+import type { CatalogContext, NotRestored, Phased } from "./context.ts";
 import type { TableCapture } from "./table.ts";
 
 /** One kind of object captured with a table, stored under `TableCapture.parts[key]`. */
@@ -25,7 +25,7 @@ export interface TablePart<T = unknown> {
   /** Re-creation statements for the captured value, in phases. Pure. */
   render(value: T, table: TableCapture): Phased[];
   /** What this part knows it cannot restore. Pure. */
-  notRestored?(value: T, table: TableCapture): string[];
+  notRestored?(value: T, table: TableCapture): NotRestored[];
   /** Tables Postgres drops along with this one (partitions), quoted and qualified. */
   droppedWith?(value: T): string[];
 }

@@ -16,7 +16,8 @@ import { UsageError } from "../errors.ts";
 import { type GlobalOptions, open, parseDuration, printJson } from "./common.ts";
 import type { Io } from "./io.ts";
 import { confirm } from "./prompt.ts";
-import { dataLossLines, outcomeLine, planLines, runJson, summary } from "./render.ts";
+import { planNotRestored } from "../engine/plan.ts";
+import { dataLossLines, notRestoredLines, outcomeLine, planLines, runJson, summary } from "./render.ts";
 
 /** Options of `backwards` and `forwards`, as `parseArgs` hands them over. */
 export interface MigrateOptions extends GlobalOptions {
@@ -72,9 +73,11 @@ export async function migrate(
     if (direction === "backwards" && !options.autoAgree) {
       const declined = await ask(io, plan, dataLoss);
       if (declined !== undefined) return declined(options, dataLoss);
-    } else if (dataLoss.length > 0) {
-      // --auto-agree agrees to the data loss too, but it is said first.
-      io.err(`${dataLossLines(dataLoss).join("\n")}\n`);
+    } else {
+      // --auto-agree agrees to the data loss too, but it is said first; so is what will not come back.
+      if (dataLoss.length > 0) io.err(`${dataLossLines(dataLoss).join("\n")}\n`);
+      const lost = notRestoredLines(plan.migrations);
+      if (lost.length > 0) io.err(`${lost.join("\n")}\n`);
     }
     return await run(io, session, plan, options, lockTimeoutMs, safety, dataLoss);
   } finally {
@@ -137,6 +140,7 @@ async function preview(
           sql: [...p.statements],
         })),
         dataLoss,
+        planNotRestored(plan.migrations),
       ),
     );
   } else {
@@ -167,7 +171,7 @@ async function ask(
   if (dataLoss.length > 0) io.err(`${dataLossLines(dataLoss).join("\n")}\n`);
   if (await confirm(io, `Reverse ${plan.migrations.length} migration(s)?`)) return undefined;
   return (options, dataLoss) => {
-    if (options.json) printJson(io, runJson(false, "Not proceeding.", [], dataLoss));
+    if (options.json) printJson(io, runJson(false, "Not proceeding.", [], dataLoss, planNotRestored(plan.migrations)));
     else io.out("Not proceeding.\n");
     return 1;
   };
@@ -204,8 +208,9 @@ async function run(
   const failure = result.outcomes.find((o) => o.error)?.error;
   const verb = plan.direction === "backwards" ? "Reversed" : options.fake ? "Faked" : "Applied";
   const message = failure ? failure.message : summary(result, verb, performance.now() - started);
-  if (options.json) printJson(io, runJson(result.success, message, result.outcomes, dataLoss));
-  else if (failure) io.err(`Error: ${failure.message}\n`);
+  if (options.json) {
+    printJson(io, runJson(result.success, message, result.outcomes, dataLoss, planNotRestored(plan.migrations)));
+  } else if (failure) io.err(`Error: ${failure.message}\n`);
   else io.out(`${message}\n`);
   return result.success ? 0 : 1;
 }

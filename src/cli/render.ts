@@ -24,6 +24,8 @@ export interface RunJson {
   }[];
   /** The preflight's findings, when there are any. */
   dataLoss?: DataLoss[];
+  /** What the reversals cannot restore, when there is anything. */
+  notRestored?: { migration: string; object: string; what: string }[];
 }
 
 /**
@@ -35,6 +37,7 @@ export function runJson(
   message: string | null,
   outcomes: readonly MigrationOutcome[],
   dataLoss: readonly DataLoss[] = [],
+  notRestored: readonly { migration: string; object: string; what: string }[] = [],
 ): RunJson {
   return {
     success,
@@ -49,6 +52,7 @@ export function runJson(
       ...(o.error ? { error: o.error.message } : {}),
     })),
     ...(dataLoss.length > 0 ? { dataLoss: [...dataLoss] } : {}),
+    ...(notRestored.length > 0 ? { notRestored: [...notRestored] } : {}),
   };
 }
 
@@ -68,6 +72,7 @@ export function planLines(migrations: readonly PlannedMigration[]): string[] {
         lines.push(`      ${o.rendered.summary}: ${sourceWords(o.rendered.source, m.source)}`);
       }
       for (const note of o.rendered.notes) lines.push(`      note: ${note}`);
+      for (const n of o.rendered.notRestored ?? []) lines.push(`      not restored: ${n.object}: ${n.what}`);
       for (const d of o.rendered.destroys) {
         if (d.kind === "table") lines.push(`      drops table "${d.table}" and its rows`);
         else if (d.kind === "column") lines.push(`      drops column "${d.table}.${d.column}" and its values`);
@@ -146,4 +151,10 @@ export function statusTable(statuses: readonly MigrationStatus[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
   return [line(header), ...rows.map(line)].join("\n") + "\n";
+}
+
+/** What the plan's reversals cannot restore, one line each, for stderr (e.g. with --auto-agree). */
+export function notRestoredLines(migrations: readonly PlannedMigration[]): string[] {
+  const lines = migrations.flatMap((m) => m.notRestored.map((n) => `  ${m.app} ${m.id}: ${n.object}: ${n.what}`));
+  return lines.length ? ["Not restored by these reversals:", ...lines] : [];
 }

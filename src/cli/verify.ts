@@ -43,6 +43,7 @@ export async function verifyCommand(
       for (const d of m.differences) {
         io.out(`    ${d.object}  ${d.attribute}: ${d.before ?? "(absent)"} → ${d.after ?? "(absent)"}\n`);
       }
+      for (const n of m.notRestored ?? []) io.out(`    not restored: ${n.object}: ${n.what}\n`);
       if (m.error) io.out(`    ${m.error}\n`);
     }
     io.out(`${message}\n`);

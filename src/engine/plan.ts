@@ -8,7 +8,7 @@
 
 import { type LoadedMigration, recordOperations } from "../loader/load.ts";
 import type { Operation } from "../migration/operations.ts";
-import { renderBackwards, type RenderedOperation, renderForwards } from "../migration/render.ts";
+import { type NotRestored, renderBackwards, type RenderedOperation, renderForwards } from "../migration/render.ts";
 import type { HistoryRow } from "./history.ts";
 
 /** Which way a plan goes. */
@@ -47,6 +47,8 @@ export interface PlannedMigration {
   readonly transactional: boolean;
   /** Things worth knowing before agreeing, e.g. an edited file. */
   readonly warnings: readonly string[];
+  /** What its reversal cannot restore (backwards), from its operations' captures. */
+  readonly notRestored: readonly NotRestored[];
 }
 
 /** A frozen, ordered list of migrations to run in one direction. */
@@ -199,7 +201,7 @@ function isConcurrent(sql: string): boolean {
 }
 
 function finish(
-  m: Omit<PlannedMigration, "irreversible" | "transactional"> & { irreversible?: string[] },
+  m: Omit<PlannedMigration, "irreversible" | "transactional" | "notRestored"> & { irreversible?: string[] },
 ): PlannedMigration {
   const irreversible = m.irreversible ??
     m.operations.flatMap((o) => (o.rendered.irreversible ? [o.rendered.irreversible] : []));
@@ -207,6 +209,7 @@ function finish(
     ...m,
     irreversible,
     transactional: m.operations.every((o) => o.rendered.transactional),
+    notRestored: m.operations.flatMap((o) => o.rendered.notRestored ?? []),
   });
 }
 
@@ -215,4 +218,11 @@ export function plannedStatements(m: PlannedMigration): string[] {
   return m.operations.flatMap((o) =>
     o.rendered.steps.map((s) => ("sql" in s ? s.sql : `-- ${s.label} (runs JavaScript, not shown)`))
   );
+}
+
+/** What a plan's reversals cannot restore, per migration (`<app> <id>`), for `--json`. */
+export function planNotRestored(
+  migrations: readonly PlannedMigration[],
+): { migration: string; object: string; what: string }[] {
+  return migrations.flatMap((m) => m.notRestored.map((n) => ({ migration: `${m.app} ${m.id}`, ...n })));
 }

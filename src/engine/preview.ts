@@ -106,6 +106,7 @@ export function previewScript(
     const m = p.migration;
     lines.push("", `-- ${m.app} ${m.id}${m.description ? `: ${oneLine(m.description)}` : ""}`);
     for (const o of m.operations) for (const note of o.rendered.notes) lines.push(`-- note: ${note}`);
+    for (const n of m.notRestored) lines.push(`-- not restored: ${n.object}: ${oneLine(n.what)}`);
     for (const warning of [...m.warnings, ...p.warnings]) lines.push(`-- warning: ${oneLine(warning)}`);
     for (const f of dataLoss.filter((d) => d.migration === `${m.app} ${m.id}`)) {
       lines.push(

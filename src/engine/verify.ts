@@ -16,6 +16,7 @@ import type { Session } from "./session.ts";
 import type { Target } from "./target.ts";
 import type { LoadedMigration } from "../loader/load.ts";
 import { PlanError } from "../errors.ts";
+import type { NotRestored } from "../migration/render.ts";
 
 /** One attribute that differs after a round trip. */
 export interface VerifyDifference {
@@ -40,6 +41,8 @@ export interface VerifiedMigration {
   readonly status: "ok" | "differs" | "failed" | "irreversible" | "applied";
   readonly differences: readonly VerifyDifference[];
   readonly error?: string;
+  /** What its reversal cannot restore (e.g. a re-added column's position), when anything. */
+  readonly notRestored?: readonly NotRestored[];
 }
 
 /** The result of a verify run. */
@@ -124,15 +127,16 @@ async function roundTrip(
   const [row] = (await history.list(db, [migration.app])).filter((r) => r.id === migration.id);
   const plan = await planBackwardsMigration(row!, migration);
   if (plan.irreversible.length) return { ...base, status: "irreversible", error: plan.irreversible.join("; ") };
+  const lost = plan.notRestored.length ? { notRestored: plan.notRestored } : {};
   const back = await runPlan(db, history, { direction: "backwards", migrations: [plan] });
-  if (back.outcomes[0]?.error) return { ...base, status: "failed", error: back.outcomes[0].error.message };
+  if (back.outcomes[0]?.error) return { ...base, ...lost, status: "failed", error: back.outcomes[0].error.message };
   const differences = attributeDiff(before!, await snapshotCatalog(db, exclude));
   const againError = await apply();
   const again = againError ? { error: `applying again after the reversal failed: ${againError}` } : {};
   // A reversal that does not restore the schema is the root cause; a failed re-apply follows from it.
-  if (differences.length) return { ...base, status: "differs", differences, ...again };
-  if (againError) return { ...base, status: "failed", differences, ...again };
-  return { ...base, status: "ok", differences };
+  if (differences.length) return { ...base, ...lost, status: "differs", differences, ...again };
+  if (againError) return { ...base, ...lost, status: "failed", differences, ...again };
+  return { ...base, ...lost, status: "ok", differences };
 }
 
 /** Splits `key=value key=value` snapshot lines into attributes and lists those that differ. */

@@ -13,6 +13,7 @@ import {
   type Capture,
   dropConstraint,
   droppedWith,
+  type NotRestored,
   notRestoredOf,
   readdColumn,
   recreateIndex,
@@ -23,6 +24,7 @@ import type { Operation } from "./operations.ts";
 import { quoteIdent, quoteName, splitName } from "./quote.ts";
 
 export { readdColumn, recreateTable };
+export type { NotRestored };
 
 /** One thing to run: a SQL statement, or a raw function step. */
 export type Step =
@@ -57,7 +59,7 @@ export interface RenderedOperation {
    * What the reversal cannot restore (backwards, from its capture): e.g. a re-added column's
    * position. Shown in the plan, the prompt, `--preview`, `--json` and `verify`.
    */
-  readonly notRestored?: readonly string[];
+  readonly notRestored?: readonly NotRestored[];
   readonly destroys: readonly DataTarget[];
 }
 

@@ -43,15 +43,20 @@ async function resetPglite(db: PGlite): Promise<void> {
 /** Creates a fresh database on the test server and returns its URL. */
 export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   if (!POSTGRES_URL) throw new Error("No PostgreSQL test server");
+  return await createDatabaseOn(POSTGRES_URL);
+}
+
+/** Creates a fresh `tide_t_*` database on the server of `adminUrl` and returns its URL. */
+export async function createDatabaseOn(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `tide_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
   await admin.end();
-  const url = POSTGRES_URL.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
+  const url = adminUrl.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
   return {
     url,
     drop: async () => {
-      const sql = postgres(POSTGRES_URL!, { max: 1, onnotice: () => {} });
+      const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
       await sql.unsafe(`drop database if exists ${name} with (force)`);
       await sql.end();
     },
@@ -62,6 +67,8 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop: () 
 export interface EachOptions {
   /** Only on PostgreSQL (e.g. concurrency between processes). */
   readonly postgresOnly?: boolean;
+  /** Not on the PostgreSQL service (e.g. an object only PostgreSQL 18 and PGlite have). */
+  readonly pgliteOnly?: boolean;
 }
 
 /**
@@ -80,6 +87,7 @@ export function eachDatabase(name: string, fn: (t: TestDatabase) => Promise<void
       },
     });
   }
+  if (options.pgliteOnly) return;
   Deno.test({
     name: `${name} [postgres]`,
     ignore: !POSTGRES_URL,

@@ -1,6 +1,7 @@
 /**
  * Apply → reverse → the catalog equals the snapshot taken before applying, for every
- * operation and for compound migrations, on PGlite and PostgreSQL.
+ * operation and for compound migrations, on PGlite, PostgreSQL 15 and the version matrix
+ * (13, 14, 16, 17, 18).
  */
 
 import type { Queryable } from "../../src/db/database.ts";
@@ -10,7 +11,8 @@ import { planBackwardsMigration, planForwardsMigration } from "../../src/engine/
 import { runPlan } from "../../src/engine/run.ts";
 import type { MigrationManager } from "../../src/migration/manager.ts";
 import { assert, assertEquals, assertMatch, assertNotEquals } from "../helpers/assert.ts";
-import { eachDatabase, type TestDatabase } from "../helpers/databases.ts";
+import type { TestDatabase } from "../helpers/databases.ts";
+import { everyVersion } from "../helpers/matrix.ts";
 import { fakeMigration } from "../helpers/fake_migrations.ts";
 
 const HISTORY = ["public.migration"];
@@ -62,7 +64,7 @@ async function roundTrip(
   }
 }
 
-eachDatabase(
+everyVersion(
   "addTable() round trip",
   (t) =>
     roundTrip(t, [], (m) =>
@@ -73,7 +75,7 @@ eachDatabase(
       })),
 );
 
-eachDatabase("dropTable() restores columns, defaults, constraints, FKs in and out, indexes, comments", (t) =>
+everyVersion("dropTable() restores columns, defaults, constraints, FKs in and out, indexes, comments", (t) =>
   roundTrip(
     t,
     [
@@ -99,7 +101,7 @@ eachDatabase("dropTable() restores columns, defaults, constraints, FKs in and ou
     (m) => m.dropTable("band"),
   ));
 
-eachDatabase(
+everyVersion(
   "renameTable() then addColumn() to it reverses (Piccolo cannot)",
   (t) =>
     roundTrip(t, ["create table band (id serial primary key)"], (m) => {
@@ -108,7 +110,7 @@ eachDatabase(
     }),
 );
 
-eachDatabase(
+everyVersion(
   "addColumn() and renameColumn() round trip",
   (t) =>
     roundTrip(t, ["create table band (id serial primary key, name text)"], (m) => {
@@ -117,7 +119,7 @@ eachDatabase(
     }),
 );
 
-eachDatabase("dropColumn() restores type, default, nullability, constraints and indexes on it", (t) =>
+everyVersion("dropColumn() restores type, default, nullability, constraints and indexes on it", (t) =>
   roundTrip(
     t,
     [
@@ -131,7 +133,7 @@ eachDatabase("dropColumn() restores type, default, nullability, constraints and 
     (m) => m.dropColumn("band", "name"),
   ));
 
-eachDatabase(
+everyVersion(
   "dropColumn() of a serial column restores its owned sequence",
   (t) =>
     roundTrip(
@@ -141,7 +143,7 @@ eachDatabase(
     ),
 );
 
-eachDatabase(
+everyVersion(
   "alterColumn() restores type, nullability and default",
   (t) =>
     roundTrip(
@@ -154,7 +156,7 @@ eachDatabase(
     ),
 );
 
-eachDatabase("addIndex() and dropIndex() round trip, unique, partial and commented", (t) =>
+everyVersion("addIndex() and dropIndex() round trip, unique, partial and commented", (t) =>
   roundTrip(
     t,
     [
@@ -168,7 +170,7 @@ eachDatabase("addIndex() and dropIndex() round trip, unique, partial and comment
     },
   ));
 
-eachDatabase(
+everyVersion(
   "addTable + addIndex + addRaw round trip, raw steps as SQL and as functions",
   (t) =>
     roundTrip(t, [], (m) => {
@@ -183,7 +185,7 @@ eachDatabase(
     }, { needsSource: true }),
 );
 
-eachDatabase(
+everyVersion(
   "schema-qualified names and hostile names are quoted everywhere",
   (t) =>
     roundTrip(t, [
@@ -200,7 +202,7 @@ eachDatabase(
     }),
 );
 
-eachDatabase("a raw step without backwards makes the migration irreversible, named before running", async (t) => {
+everyVersion("a raw step without backwards makes the migration irreversible, named before running", async (t) => {
   const history = new History("migration");
   await history.ensure(t.db);
   const migration = fakeMigration("2026-01-01T00:00:00:000001", (m) => {
@@ -215,7 +217,7 @@ eachDatabase("a raw step without backwards makes the migration irreversible, nam
   assertEquals(row!.reversal?.statements, null);
 });
 
-eachDatabase(
+everyVersion(
   "addRawBackwards() covers raw steps without backwards (Piccolo's way)",
   (t) =>
     roundTrip(t, ["create table band (id serial primary key, name text)"], (m) => {
@@ -224,7 +226,7 @@ eachDatabase(
     }),
 );
 
-eachDatabase("a drop applied with fake is irreversible", async (t) => {
+everyVersion("a drop applied with fake is irreversible", async (t) => {
   const history = new History("migration");
   await history.ensure(t.db);
   await t.db.execute(["create table band (id int)"]);
@@ -237,7 +239,7 @@ eachDatabase("a drop applied with fake is irreversible", async (t) => {
   assertMatch(plan.irreversible.join(), /not captured .*--fake/);
 });
 
-eachDatabase("a hand-written backwards is used instead of inverting", async (t) => {
+everyVersion("a hand-written backwards is used instead of inverting", async (t) => {
   const history = new History("migration");
   await history.ensure(t.db);
   const migration = fakeMigration("2026-01-01T00:00:00:000001", (m) => m.addTable("band", { id: "int" }), {
@@ -253,7 +255,7 @@ eachDatabase("a hand-written backwards is used instead of inverting", async (t) 
   assertEquals(tables[0]?.t, "band_archived");
 });
 
-eachDatabase("a failing statement rolls the whole migration back and names the statement", async (t) => {
+everyVersion("a failing statement rolls the whole migration back and names the statement", async (t) => {
   const history = new History("migration");
   await history.ensure(t.db);
   const before = await snapshot(t.db);
