@@ -98,6 +98,8 @@ export const COLUMNS_FROM = `from pg_attribute a join pg_type t on t.oid = a.att
 export interface DefinitionOptions {
   /** Leave identity out: a partition gets it from its parent when attached (PG 17+). */
   readonly noIdentity?: boolean;
+  /** INHERITS brings the parent's NOT NULL constraints: declaring an inherited one would make it local. */
+  readonly inherits?: boolean;
 }
 
 /** The column as CREATE TABLE or ADD COLUMN declares it. */
@@ -118,7 +120,9 @@ export function columnDefinition(
     sql += ` DEFAULT ${c.default}`;
   }
   const nn = c.notNullConstraint;
-  if (nn) {
+  if (nn && options.inherits && !nn.local) {
+    // Inherited from the parent with INHERITS.
+  } else if (nn) {
     // A NOT VALID one is added after the column (inline it would be validated).
     if (nn.valid) sql += ` CONSTRAINT ${quoteIdent(nn.name)} NOT NULL${nn.noInherit ? " NO INHERIT" : ""}`;
   } else if (c.notNull) {

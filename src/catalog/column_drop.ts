@@ -204,6 +204,15 @@ export function notRestoredOfColumn(c: ColumnDropCapture): NotRestored[] {
       }`,
     });
   }
+  if (c.column.last === false) {
+    // pg_get_statisticsobjdef lists columns in table order: the re-added one now comes last.
+    for (const s of c.statistics ?? []) {
+      out.push({
+        object: `statistics ${s.name}`,
+        what: `column order: lists ${c.column.name} after the table's other columns`,
+      });
+    }
+  }
   if (c.format === undefined) {
     out.push({
       object,

@@ -8,6 +8,7 @@
  */
 
 import { quoteIdent, quoteLiteral } from "../migration/quote.ts";
+import { optionList } from "./column.ts";
 import { at, type CatalogContext, jsonList, Phase, type Phased, qualified } from "./context.ts";
 
 /** A named constraint. Fields after `comment` were added in tide 0.2. */
@@ -28,13 +29,18 @@ export interface ConstraintCapture {
   readonly tablespace?: string | null;
   /** The partitioned parent's index this one's index is attached to. */
   readonly parentIndex?: string | null;
+  /** Storage parameters of the constraint's index (`pg_get_constraintdef` leaves them out; pg_dump adds them). */
+  readonly indexOptions?: readonly string[] | null;
+  /** connoinherit: false for a key a partition got from its parent. */
+  readonly noInherit?: boolean;
 }
 
 /** The json of the pg_constraint row `k`. */
 export function constraintJson(_ctx: CatalogContext): string {
   return `json_build_object('table', ${qualified("r")}, 'name', k.conname, 'definition', pg_get_constraintdef(k.oid),
     'comment', obj_description(k.oid, 'pg_constraint'), 'type', k.contype::text, 'valid', k.convalidated,
-    'local', k.conislocal, 'cloned', k.conparentid <> 0,
+    'local', k.conislocal, 'cloned', k.conparentid <> 0, 'noInherit', k.connoinherit,
+    'indexOptions', (select reloptions from pg_class where oid = k.conindid and k.conindid <> 0),
     'tablespace', (select spcname from pg_tablespace where oid = (select reltablespace from pg_class where oid = k.conindid)),
     'parentIndex', (select ${qualified("pi")} from pg_inherits h join pg_class pi on pi.oid = h.inhparent
                      where h.inhrelid = k.conindid and k.conindid <> 0))`;
@@ -80,14 +86,25 @@ function guessType(definition: string): string {
   return "x";
 }
 
+/**
+ * The definition with its index's storage parameters, where pg_dump puts them: before the
+ * constraint attributes (DEFERRABLE …) or an exclusion constraint's WHERE.
+ */
+export function fullDefinition(c: ConstraintCapture): string {
+  if (!c.indexOptions?.length || / WITH \(/.test(c.definition)) return c.definition;
+  const at = c.definition.search(/ (NOT DEFERRABLE|DEFERRABLE|INITIALLY|WHERE \()/);
+  const options = ` WITH (${optionList(c.indexOptions)})`;
+  return at < 0 ? c.definition + options : c.definition.slice(0, at) + options + c.definition.slice(at);
+}
+
 /** `CONSTRAINT name definition`, as CREATE TABLE takes it. */
 export function inlineConstraint(c: ConstraintCapture): string {
-  return `CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`;
+  return `CONSTRAINT ${quoteIdent(c.name)} ${fullDefinition(c)}`;
 }
 
 /** ALTER TABLE … ADD CONSTRAINT; `only` for an index-backed one on a partitioned table (pg_dump's way). */
 export function addConstraint(c: ConstraintCapture, only = false): string {
-  return `ALTER TABLE ${only ? "ONLY " : ""}${c.table} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`;
+  return `ALTER TABLE ${only ? "ONLY " : ""}${c.table} ADD CONSTRAINT ${quoteIdent(c.name)} ${fullDefinition(c)}`;
 }
 
 /** ALTER TABLE … DROP CONSTRAINT. */

@@ -152,6 +152,25 @@ function isPartition(t: TableCapture): boolean {
   return t.partitionOf !== undefined && t.partitionOf !== null;
 }
 
+/**
+ * Whether ATTACH PARTITION makes this key itself, exactly: one the partition got from its
+ * parent (connoinherit false, as only such keys have), under the name Postgres chooses for it.
+ * Created beforehand it would stay connoinherit, unlike the original.
+ */
+function attachMakes(t: TableCapture, c: ConstraintCapture): boolean {
+  if (!c.cloned || c.noInherit !== false || (c.type !== "p" && c.type !== "u")) return false;
+  const table = unquote(bareName(t.table));
+  if (c.type === "p") return c.name === `${table}_pkey`.slice(0, 63);
+  const m = /^UNIQUE \(([^()]*)\)$/.exec(c.definition);
+  if (!m) return false;
+  const columns = m[1]!.split(", ").map(unquote);
+  return c.name === `${table}_${columns.join("_")}_key`.slice(0, 63);
+}
+
+function unquote(name: string): string {
+  return name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name;
+}
+
 /** The table's own re-creation statements plus its parts', in phases. */
 export function phasedTable(t: TableCapture): Phased[] {
   const partition = isPartition(t);
@@ -160,13 +179,13 @@ export function phasedTable(t: TableCapture): Phased[] {
   // own before ATTACH PARTITION, must have them all (ATTACH checks it).
   const columns = t.columns.filter((c) => !inherits || c.local !== false);
   const constraints = t.constraints.filter((c) =>
-    !(c.type === "f" && c.cloned) && (partition || !inherits || c.local !== false)
+    !(c.type === "f" && c.cloned) && (partition || !inherits || c.local !== false) && !(partition && attachMakes(t, c))
   );
   const inline = constraints.filter(isInline);
   const after = constraints.filter((c) => !isInline(c));
   const identityOf = (c: ColumnCapture) => t.sequences.some((s) => s.column === c.name && s.dependency === "i");
   const elements = [
-    ...columns.map((c) => columnDefinition(c, t.sequences, { noIdentity: partition && !identityOf(c) })),
+    ...columns.map((c) => columnDefinition(c, t.sequences, { noIdentity: partition && !identityOf(c), inherits })),
     ...inline.map(inlineConstraint),
   ];
   let create = `CREATE ${t.persistence === "u" ? "UNLOGGED " : ""}TABLE ${t.table} (${elements.join(", ")})`;
@@ -186,7 +205,8 @@ export function phasedTable(t: TableCapture): Phased[] {
     ...(t.comment !== null ? at(Phase.comments, `COMMENT ON TABLE ${t.table} IS ${quoteLiteral(t.comment)}`) : []),
     ...t.columns.flatMap((c) => columnExtras(t.table, c)),
     ...at(Phase.constraints, ...after.map((c) => addConstraint(c))),
-    ...constraints.flatMap(constraintExtras),
+    ...t.constraints.filter((c) => !(c.type === "f" && c.cloned) && (partition || !inherits || c.local !== false))
+      .flatMap(constraintExtras),
     ...at(Phase.indexes, ...t.indexes.map((i) => createIndex(i))),
     ...t.indexes.flatMap(indexExtras),
   ];

@@ -1,7 +1,8 @@
 /**
- * A snapshot of the user-visible schema, to compare before and after a round trip: tables,
- * columns (by name; a re-added column comes back last), defaults, nullability, constraints,
- * indexes, sequences and comments.
+ * A snapshot of the user-visible schema, to compare before and after a round trip: tables
+ * (with owner, grants, row level security, storage parameters, replica identity, partition
+ * bound), columns (by name; a re-added column comes back last), defaults, nullability,
+ * constraints, indexes, sequences, triggers, policies, rules and comments.
  *
  * @module
  */
@@ -22,7 +23,12 @@ export async function snapshotCatalog(db: Queryable, exclude: readonly string[] 
   const rows = await db.query<{ key: string; value: string }>(
     `
     select 'table ' || format('%I.%I', n.nspname, c.relname) as key,
-           'kind=' || c.relkind::text || ' persistence=' || c.relpersistence::text || ' comment=' || coalesce(obj_description(c.oid, 'pg_class'), '') as value
+           'kind=' || c.relkind::text || ' persistence=' || c.relpersistence::text
+           || ' owner=' || pg_get_userbyid(c.relowner) || ' acl=' || coalesce(c.relacl::text, '')
+           || ' rls=' || c.relrowsecurity::text || '/' || c.relforcerowsecurity::text
+           || ' options=' || coalesce(c.reloptions::text, '') || ' replident=' || c.relreplident::text
+           || ' bound=' || coalesce(pg_get_expr(c.relpartbound, c.oid), '')
+           || ' comment=' || coalesce(obj_description(c.oid, 'pg_class'), '') as value
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where c.relkind in ('r', 'p', 'v', 'm') and ${USER_SCHEMAS} ${skip}
     union all
@@ -55,6 +61,21 @@ export async function snapshotCatalog(db: Queryable, exclude: readonly string[] 
                where dp.classid = 'pg_class'::regclass and dp.objid = c.oid and dp.deptype in ('a', 'i')), '')
       from pg_class c join pg_namespace n on n.oid = c.relnamespace join pg_sequence q on q.seqrelid = c.oid
      where ${USER_SCHEMAS} ${skip}
+    union all
+    select 'trigger ' || format('%I.%I.%I', n.nspname, c.relname, g.tgname),
+           pg_get_triggerdef(g.oid) || ' enabled=' || g.tgenabled::text
+      from pg_trigger g join pg_class c on c.oid = g.tgrelid join pg_namespace n on n.oid = c.relnamespace
+     where not g.tgisinternal and ${USER_SCHEMAS} ${skip}
+    union all
+    select 'policy ' || format('%I.%I.%I', n.nspname, c.relname, p.polname),
+           'command=' || p.polcmd::text || ' permissive=' || p.polpermissive::text || ' roles=' || p.polroles::text
+           || ' using=' || coalesce(pg_get_expr(p.polqual, p.polrelid), '') || ' check=' || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '')
+      from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace
+     where ${USER_SCHEMAS} ${skip}
+    union all
+    select 'rule ' || format('%I.%I.%I', n.nspname, c.relname, w.rulename), pg_get_ruledef(w.oid)
+      from pg_rewrite w join pg_class c on c.oid = w.ev_class join pg_namespace n on n.oid = c.relnamespace
+     where w.rulename <> '_RETURN' and ${USER_SCHEMAS} ${skip}
     union all
     select 'schema ' || quote_ident(n.nspname), 'schema' from pg_namespace n where ${USER_SCHEMAS}
     `,
