@@ -59,7 +59,7 @@ function pick<T>(rnd: () => number, items: readonly T[]): T {
 }
 
 function chooseInjection(rnd: () => number, bytes: { client: number; server: number }): Injection {
-  const linger = (): CutOptions => (rnd() < 0.5 ? {} : { lingerMs: Math.round(200 + rnd() * 1500) });
+  const linger = (): CutOptions => (rnd() < 0.65 ? {} : { lingerMs: Math.round(200 + rnd() * 1500) });
   const roll = rnd();
   if (roll < 0.05) return { kind: "none (control)", armed: [] };
   if (roll < 0.2) {
@@ -111,7 +111,7 @@ faultsTest("randomised faults: history == schema, statuses true, no lock left, t
   // deno-lint-ignore no-console -- the seed replays a failing run
   console.error(`fault suite: seed ${SEED}, ${TRIALS} trials (TIDE_FAULTS_SEED=${SEED} replays them)`);
   const rnd = random(SEED);
-  const migrations = faultMigrations(150);
+  const migrations = faultMigrations(100);
   const { url, drop } = await createPostgresDatabase();
   const root = await makeProject({ app: { migrations } });
   const sql = postgres(url, { max: 1, onnotice: () => {} });
