@@ -160,7 +160,7 @@ faultsTest(
       assertMatch(doc.migrations[1]!.error ?? "", /connection to the server was lost/);
       assertEquals(run.code, 1);
       assert(!/there is no transaction in progress/.test(run.stderr), run.stderr);
-      // Backwards, the mirror image: t1 reverses... only t1 is applied, so make both applied first.
+      // Backwards, the mirror image: apply everything directly first, then reverse through the role.
       const direct = await tide(["forwards", "app"], { cwd: t.root, env: { TIDE_DATABASE_URL: t.url } });
       assertEquals(direct.code, 0, direct.stderr);
       const back = await trial(t, ["backwards", "app", "all", "-y"], url);

@@ -201,7 +201,7 @@ export function statusesAreTrue(
   if (doc.migrations.length === 0 && run.code !== 0 && !sameHistory(before, after)) {
     problems.push(`the run failed before any migration (${doc.message}) yet the history changed`);
   }
-  if (doc.migrations.length === 0 && run.code !== 0 && /connection/i.test(doc.message ?? "")) {
+  if (doc.migrations.length === 0 && run.code !== 0 && /connection to the server was lost/i.test(doc.message ?? "")) {
     if (!/No migration was run/.test(doc.message ?? "")) {
       problems.push(`a loss before any migration not said so: ${doc.message}`);
     }
