@@ -57,7 +57,10 @@ async function trial(
 ) {
   const direction = args[0] as "forwards" | "backwards";
   const before = await observe(t.sql, t.migrations);
-  const run = await tide([...args, "--json"], { cwd: t.root, env: { TIDE_DATABASE_URL: url } });
+  // The fault proxy forwards each client connection to one server session, so session state
+  // persists: --lock advisory skips the pooling probe, whose extra connections would shift the
+  // proxy's per-connection fault plan.
+  const run = await tide([...args, "--json", "--lock", "advisory"], { cwd: t.root, env: { TIDE_DATABASE_URL: url } });
   t.proxy.dropAll();
   await waitForIdle(t.sql);
   const after = await observe(t.sql, t.migrations);
