@@ -14,10 +14,22 @@ export interface CatalogContext {
   readonly version: number;
 }
 
-/** Reads the server's version once per capture: every version-dependent query depends on it. */
-export async function readContext(db: Queryable): Promise<CatalogContext> {
-  const [row] = await db.query<{ v: string | number }>("select current_setting('server_version_num') as v");
-  return { version: Number(row?.v ?? 0) };
+const contexts = new WeakMap<Queryable, Promise<CatalogContext>>();
+
+/**
+ * Reads the server's version (once per connection or transaction handle): every
+ * version-dependent query depends on it.
+ */
+export function readContext(db: Queryable): Promise<CatalogContext> {
+  let context = contexts.get(db);
+  if (context === undefined) {
+    context = db.query<{ v: string | number }>("select current_setting('server_version_num') as v")
+      .then(([row]) => ({ version: Number(row?.v ?? 0) }));
+    // A failed read (e.g. an aborted transaction) is not kept.
+    context.catch(() => contexts.delete(db));
+    contexts.set(db, context);
+  }
+  return context;
 }
 
 /**
