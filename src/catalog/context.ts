@@ -16,13 +16,24 @@ export interface CatalogContext {
   readonly citus?: boolean;
 }
 
-/** Reads the server's version once per capture: every version-dependent query depends on it. */
-export async function readContext(db: Queryable): Promise<CatalogContext> {
-  // Citus' presence travels in the same round trip (see distribution.ts).
-  const [row] = await db.query<{ v: string | number; citus: boolean }>(
-    "select current_setting('server_version_num') as v, to_regclass('pg_catalog.pg_dist_partition') is not null as citus",
-  );
-  return { version: Number(row?.v ?? 0), citus: Boolean(row?.citus) };
+const contexts = new WeakMap<Queryable, Promise<CatalogContext>>();
+
+/**
+ * Reads the server's version (once per connection or transaction handle): every
+ * version-dependent query depends on it. Citus' presence travels in the same round trip (see
+ * distribution.ts).
+ */
+export function readContext(db: Queryable): Promise<CatalogContext> {
+  let context = contexts.get(db);
+  if (context === undefined) {
+    context = db.query<{ v: string | number; citus: boolean }>(
+      "select current_setting('server_version_num') as v, to_regclass('pg_catalog.pg_dist_partition') is not null as citus",
+    ).then(([row]) => ({ version: Number(row?.v ?? 0), citus: Boolean(row?.citus) }));
+    // A failed read (e.g. an aborted transaction) is not kept.
+    context.catch(() => contexts.delete(db));
+    contexts.set(db, context);
+  }
+  return context;
 }
 
 /**

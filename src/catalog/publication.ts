@@ -17,6 +17,12 @@ export interface PublicationCapture {
   readonly columns: readonly string[] | null;
   /** Row filter (PG 15+). */
   readonly where: string | null;
+  /**
+   * Whether the role that dropped the table may alter the publication (owns it or is a
+   * member of its owner). A publication it may not alter is named as not restored rather
+   * than made to fail the reversal. Absent (true) in captures before this field.
+   */
+  readonly alterable?: boolean;
 }
 
 function selectSql(ctx: CatalogContext): string {
@@ -32,7 +38,8 @@ function selectSql(ctx: CatalogContext): string {
     : "null";
   return jsonList(
     `json_build_object('publication', quote_ident(p.pubname), 'columns', ${columns},
-      'where', ${v15 ? "pg_get_expr(pr.prqual, pr.prrelid)" : "null"})`,
+      'where', ${v15 ? "pg_get_expr(pr.prqual, pr.prrelid)" : "null"},
+      'alterable', pg_has_role(p.pubowner, 'USAGE'))`,
     "from pg_publication_rel pr join pg_publication p on p.oid = pr.prpubid where pr.prrelid = c.oid",
     "p.pubname",
   );
@@ -43,7 +50,7 @@ export const publications: TablePart<PublicationCapture[]> = {
   key: "publications",
   select: selectSql,
   render: (list, t) =>
-    list.flatMap((p) =>
+    list.filter((p) => p.alterable !== false).flatMap((p) =>
       at(
         Phase.publications,
         `ALTER PUBLICATION ${p.publication} ADD TABLE ONLY ${t.table}${p.columns ? ` (${p.columns.join(", ")})` : ""}${
@@ -51,4 +58,9 @@ export const publications: TablePart<PublicationCapture[]> = {
         }`,
       )
     ),
+  notRestored: (list, t) =>
+    list.filter((p) => p.alterable === false).map((p) => ({
+      object: `table ${t.table}`,
+      what: `publication membership in ${p.publication}: the role running tide does not own that publication`,
+    })),
 };
