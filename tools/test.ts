@@ -88,6 +88,7 @@ async function matrixPart(): Promise<Part> {
   const wanted = wants("matrix");
   if (given === "off") {
     log("!!! TIDE_TEST_MATRIX=off: the version matrix (PostgreSQL 13, 14, 16, 17, 18) is SKIPPED !!!");
+    env.TIDE_TEST_MATRIX = "{}"; // the tests see no version (they inherit this process's environment)
     return { name: "matrix", tags, wanted, missing: tags, stop: none };
   }
   if (given) {

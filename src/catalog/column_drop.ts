@@ -64,6 +64,13 @@ export interface ColumnDropCapture {
   readonly partitions?: readonly PartitionColumnCapture[];
   /** retention (issue 15): where the values are held, or why they could not be. */
   readonly retained?: RetainedColumn | RetentionRefusal;
+  /**
+   * Inherited constraints on the column in children that keep a local copy of it
+   * (`child.constraint`): PostgreSQL leaves them behind, still counted as inherited, and re-adding
+   * the parent's constraint counts the parent twice. They cannot be dropped (they are
+   * inherited), so this is named as not restored.
+   */
+  readonly orphanedInChildren?: readonly string[];
 }
 
 const INVOLVES_INDEX = (attnum: string) =>
@@ -92,7 +99,14 @@ export async function captureColumnDrop(
                        where i.indrelid = c.oid and i.indisclustered and ${INVOLVES_INDEX(attnum)}),
         'replicaIndex', (select ${qualified("ic")} from pg_index i join pg_class ic on ic.oid = i.indexrelid
                        where i.indrelid = c.oid and i.indisreplident and ${INVOLVES_INDEX(attnum)}),
-        'partitions', case when c.relkind = 'p' then ${partitionsSql(ctx)} end
+        'partitions', case when c.relkind = 'p' then ${partitionsSql(ctx)} end,
+        'orphanedInChildren', (select json_agg(format('%s.%I', k.conrelid::regclass, k.conname) order by k.conrelid::regclass::text, k.conname)
+          from pg_inherits h
+          join pg_attribute ca on ca.attrelid = h.inhrelid and ca.attname = $2 and not ca.attisdropped
+          join pg_constraint k on k.conrelid = h.inhrelid and ca.attnum = any(k.conkey)
+          where h.inhparent = c.oid and c.relkind <> 'p' and ca.attislocal and k.coninhcount > 0
+            and exists (select 1 from pg_constraint pk where pk.conrelid = c.oid and pk.conname = k.conname
+                          and ${attnum} = any(pk.conkey)))
       ) end as capture
       from pg_class c where c.oid = to_regclass($1)`,
     [table, column],
@@ -218,6 +232,14 @@ export function notRestoredOfColumn(c: ColumnDropCapture): NotRestored[] {
       object,
       what: "captured by an earlier tide: its grants, storage, compression, statistics target, " +
         "extended statistics and the indexes of partitions were not captured and do not come back",
+    });
+  }
+  for (const child of c.orphanedInChildren ?? []) {
+    out.push({
+      object: `constraint ${child}`,
+      what: "inheritance count: PostgreSQL keeps this inherited constraint when the parent's column goes (the child " +
+        "keeps its own copy of the column), and cannot drop it; re-adding the parent's constraint counts the parent " +
+        "twice (coninhcount 2)",
     });
   }
   out.push(...foreignGrantors(c.column.acl ?? null, c.owner).map((what) => ({ object, what })));

@@ -263,3 +263,35 @@ eachDatabase(
     assert(findings.some((f) => /meas_2021_a/.test(f.object)), JSON.stringify(findings));
   },
 );
+
+eachDatabase(
+  "dropColumn names the inherited constraint PostgreSQL leaves in a child that keeps the column",
+  async (t) => {
+    const history = new History("migration");
+    await history.ensure(t.db);
+    await t.db.execute([
+      "create table vehicle (id int, wheels int, constraint wheels_pos check (wheels > 0))",
+      "create table truck (cargo int) inherits (vehicle)",
+      "create table bus (wheels int, seats int) inherits (vehicle)",
+    ]);
+    const migration = fakeMigration("2026-01-01T00:00:00:000001", (m) => m.dropColumn("vehicle", "wheels"));
+    const forwards = await runPlan(t.db, history, {
+      direction: "forwards",
+      migrations: [await planForwardsMigration(migration)],
+    });
+    assertEquals(forwards.outcomes[0]?.error, undefined);
+    // The server's own catalog: the child keeps an inherited constraint it cannot drop.
+    const left = await t.db.query<{ n: number }>(
+      "select coninhcount as n from pg_constraint where conrelid = 'bus'::regclass and conname = 'wheels_pos'",
+    );
+    assertEquals(left.map((r) => Number(r.n)), [1]);
+    const [row] = await history.list(t.db);
+    const plan = await planBackwardsMigration(row!, migration);
+    const named = plan.operations.flatMap((o) => [...(o.rendered.notRestored ?? [])]);
+    assert(
+      named.some((n) => n.object === "constraint bus.wheels_pos" && /coninhcount 2/.test(n.what)),
+      JSON.stringify(named),
+    );
+    assert(!named.some((n) => n.object.includes("truck")), "truck's constraint went with its column");
+  },
+);
