@@ -14,17 +14,28 @@ export function migrationId(i: number): string {
   return `2026-01-01T00:00:00:${String(i).padStart(6, "0")}`;
 }
 
-/** Writes a project with N migrations; returns its folder. */
-export async function makeBenchProject(n: number): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), `tide-bench-${n}-`));
+/** Writes a project with N migrations, `source(i, id)` giving each file's text; returns its folder. */
+async function writeProject(
+  n: number,
+  prefix: string,
+  name: (i: number) => string,
+  source: (i: number, id: string) => string,
+): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), `${prefix}-${n}-`));
   const dir = join(root, "app", "migrations");
   await mkdir(dir, { recursive: true });
   await writeFile(join(root, "tide.json"), JSON.stringify({ apps: { app: { migrations: "app/migrations" } } }));
   for (let i = 1; i <= n; i++) {
     const id = migrationId(i);
-    await writeFile(
-      join(dir, `${id.replace(/[:-]/g, "_")}_t${i}.ts`),
-      `import type { MigrationContext } from "tide";
+    await writeFile(join(dir, `${id.replace(/[:-]/g, "_")}_${name(i)}.ts`), source(i, id));
+  }
+  return root;
+}
+
+/** Writes a project with N migrations; returns its folder. */
+export function makeBenchProject(n: number): Promise<string> {
+  return writeProject(n, "tide-bench", (i) => `t${i}`, (i, id) =>
+    `import type { MigrationContext } from "tide";
 
 export const ID = "${id}";
 export const DESCRIPTION = "Table t${i}";
@@ -35,10 +46,7 @@ export async function forwards({ manager }: MigrationContext) {
   manager.addColumn("t${i}", "extra", "integer");
   return manager;
 }
-`,
-    );
-  }
-  return root;
+`);
 }
 
 /** The SQL that reverses migrations `from` down to `to` (inclusive), as tide runs it. */
@@ -61,16 +69,9 @@ export function reversalSql(from: number, to: number, perMigrationTransaction: b
  * tide adapter writes them: table `t_i` (serial key, `name text not null`, `created_at
  * timestamptz default now()`), index `t_i_name_idx`, column `extra_i int`.
  */
-export async function makeSharedWorkloadProject(n: number): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), `tide-scale-${n}-`));
-  const dir = join(root, "app", "migrations");
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(root, "tide.json"), JSON.stringify({ apps: { app: { migrations: "app/migrations" } } }));
-  for (let i = 1; i <= n; i++) {
-    const id = migrationId(i);
-    await writeFile(
-      join(dir, `${id.replace(/[:-]/g, "_")}_t_${i}.ts`),
-      `import type { MigrationContext } from "tide";
+export function makeSharedWorkloadProject(n: number): Promise<string> {
+  return writeProject(n, "tide-scale", (i) => `t_${i}`, (i, id) =>
+    `import type { MigrationContext } from "tide";
 export const ID = "${id}";
 export const DESCRIPTION = "t_${i}";
 export async function forwards({ manager }: MigrationContext) {
@@ -79,8 +80,5 @@ export async function forwards({ manager }: MigrationContext) {
   manager.addColumn("t_${i}", "extra_${i}", "int");
   return manager;
 }
-`,
-    );
-  }
-  return root;
+`);
 }
