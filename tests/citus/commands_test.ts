@@ -5,12 +5,10 @@
  * scratch database that is distributed too.
  */
 
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { assert, assertEquals, assertMatch, assertNotMatch } from "../helpers/assert.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { idOf } from "../helpers/backends.ts";
 import { citusTest, createCitusDatabase, distributionOf, sqlAt } from "../helpers/citus.ts";
-import { makeProject, tide } from "../helpers/cli.ts";
+import { makeProject, runPsqlScript, tide } from "../helpers/cli.ts";
 import { DROPS, INDEPENDENT_DROPS, SCHEMA } from "./fixtures.ts";
 
 const CONCURRENT_INDEX = {
@@ -69,20 +67,6 @@ citusTest(
   },
 );
 
-/** Runs a script with psql on the coordinator, stopping at the first error. */
-async function psql(url: string, script: string): Promise<void> {
-  const file = join(await Deno.makeTempDir(), "preview.sql");
-  await writeFile(file, script);
-  const out = await new Deno.Command("psql", {
-    args: ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", file],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stderr);
-  assertEquals(out.code, 0, `psql failed: ${text}\n${script}`);
-  assertNotMatch(text, /ERROR/);
-}
-
 /** What must be equal on the twins: distribution, shells' structure, history rows. */
 async function outcome(url: string) {
   const structure = await sqlAt(
@@ -113,7 +97,7 @@ citusTest("the --preview script, run by psql on the coordinator, does what the r
         const args = direction === "forwards" ? ["forwards", "app", step] : ["backwards", "app", step];
         const preview = await tide([...args, "--preview"], { cwd: root, env: { TIDE_DATABASE_URL: a.url } });
         assertEquals(preview.code, 0, preview.stderr);
-        await psql(a.url, preview.stdout);
+        await runPsqlScript(a.url, preview.stdout, /ERROR/); // Citus may warn (e.g. about sequential mode)
         const real = await tide([...args, ...(direction === "backwards" ? ["--auto-agree"] : [])], {
           cwd: root,
           env: { TIDE_DATABASE_URL: b.url },

@@ -3,13 +3,12 @@
  * to the same effect as the real command (compared on a twin database).
  */
 
-import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { snapshotCatalog } from "../../src/engine/catalog.ts";
 import { assert, assertEquals, assertMatch, assertNotMatch } from "../helpers/assert.ts";
 import { eachBackend, filesIn, history, idOf, postgresTest, tables, withDb } from "../helpers/backends.ts";
-import { makeProject, tide } from "../helpers/cli.ts";
+import { makeProject, runPsqlScript, tide } from "../helpers/cli.ts";
 import { createPostgresDatabase } from "../helpers/databases.ts";
 
 /** Migrations that exercise captures (drop, alter), raw steps and an index. */
@@ -116,20 +115,6 @@ Deno.test("--preview on an embedded database that does not exist yet creates not
   assertEquals(await Deno.stat(join(root, ".tide")).then(() => true, () => false), false);
 });
 
-/** Runs a script with psql, stopping at the first error. */
-async function psql(url: string, script: string): Promise<void> {
-  const file = join(await Deno.makeTempDir(), "preview.sql");
-  await writeFile(file, script);
-  const out = await new Deno.Command("psql", {
-    args: ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", file],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stderr);
-  assertEquals(out.code, 0, `psql failed: ${text}\n${script}`);
-  assertNotMatch(text, /ERROR|WARNING/);
-}
-
 /** Catalog and history rows (without the serial id and the time) of a database. */
 async function outcome(url: string) {
   return await withDb(url, async (db) => ({
@@ -162,7 +147,7 @@ postgresTest("the preview script, run by psql, has the effect of the real run on
       assertEquals(f.code, 0, f.stderr);
       assertNotMatch(f.stderr, /warning/);
       assertEquals((await history(a)).length, n - 1);
-      await psql(a, f.stdout);
+      await runPsqlScript(a, f.stdout);
       assertEquals((await tide(["forwards", "app", "1", "--database-url", b], { cwd: root })).code, 0);
       const forwardsA = await outcome(a);
       assertEquals(forwardsA, await outcome(b), `forwards, migration ${n}`);
@@ -175,7 +160,7 @@ postgresTest("the preview script, run by psql, has the effect of the real run on
       assertEquals(p.code, 0, p.stderr);
       // Nothing changed by the preview itself.
       assertEquals(await outcome(a), await outcome(b));
-      await psql(a, p.stdout);
+      await runPsqlScript(a, p.stdout);
       const real = await tide(["backwards", "app", target, "-y", "--database-url", b], { cwd: root });
       assertEquals(real.code, 0, real.stderr);
       assertEquals(await outcome(a), await outcome(b), `backwards ${target}`);
@@ -186,7 +171,7 @@ postgresTest("the preview script, run by psql, has the effect of the real run on
 
     // A database brought forwards by psql is an ordinary tide database: tide reverses it.
     const f2 = await tide(["forwards", "app", "1", "--preview", "--database-url", a], { cwd: root });
-    await psql(a, f2.stdout);
+    await runPsqlScript(a, f2.stdout);
     const back = await tide(["backwards", "app", "all", "-y", "--database-url", a], { cwd: root });
     assertEquals(back.code, 0, back.stderr);
     assertEquals(await outcome(a), end);

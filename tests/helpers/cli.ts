@@ -16,6 +16,7 @@ export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The permission flags baked into the binary and used by `deno task tide`. */
 export { PERMISSIONS } from "../../tools/permissions.ts";
 import { PERMISSIONS } from "../../tools/permissions.ts";
+import { assertEquals, assertNotMatch } from "./assert.ts";
 
 /** The command that runs tide: the binary in TIDE_BIN, else `deno run` from source. */
 export function tideCommand(): string[] {
@@ -173,4 +174,21 @@ export async function pgliteDataDir(): Promise<string> {
   const target = join(await mkdtemp(join(tmpdir(), "tide-pglite-")), "data");
   await cp(source, target, { recursive: true });
   return target;
+}
+
+/**
+ * Runs a script with psql (`-v ON_ERROR_STOP=1`, as the README tells users to run a preview),
+ * stopping at the first error; fails when psql fails or its stderr matches `forbid`.
+ */
+export async function runPsqlScript(url: string, script: string, forbid = /ERROR|WARNING/): Promise<void> {
+  const file = join(await Deno.makeTempDir(), "preview.sql");
+  await Deno.writeTextFile(file, script);
+  const out = await new Deno.Command("psql", {
+    args: ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", file],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stderr);
+  assertEquals(out.code, 0, `psql failed: ${text}\n${script}`);
+  assertNotMatch(text, forbid);
 }
