@@ -13,7 +13,7 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { eachDatabase, type TestDatabase } from "../helpers/databases.ts";
 import { everyVersion } from "../helpers/matrix.ts";
 import { fakeMigration } from "../helpers/fake_migrations.ts";
-import { canDump, dumpSchema, fingerprint } from "../helpers/dump_oracle.ts";
+import { catalogFingerprint, type Fingerprint, pgDumpReads, pgDumpSchema } from "../helpers/oracle.ts";
 
 const ROLES = ["tide_t_owner", "tide_t_reader"];
 
@@ -26,9 +26,12 @@ const CREATE_ROLES = ROLES.map((r) =>
 /** A setup statement, or one with the server_version_num it needs. */
 type Setup = string | readonly [string, number];
 
-async function oracle(t: TestDatabase): Promise<{ dump: string | null; print: string[] }> {
-  const dump = t.kind === "postgres" && (await canDump(t.db)) ? await dumpSchema(t.url) : null;
-  return { dump, print: await fingerprint(t.db) };
+const EXCLUDE = ["public.migration"];
+
+async function oracle(t: TestDatabase): Promise<{ dump: string[] | null; print: Fingerprint }> {
+  const [row] = await t.db.query<{ v: string }>("select current_setting('server_version_num') as v");
+  const dump = t.kind === "postgres" && pgDumpReads(Number(row?.v)) ? await pgDumpSchema(t.url, EXCLUDE) : null;
+  return { dump, print: await catalogFingerprint(t.db, EXCLUDE) };
 }
 
 /**
