@@ -99,7 +99,7 @@ const wrapped = {
     "",
   ),
 } as typeof session;
-const plan = await planBackwards(wrapped, { app: "app", target: parseTarget(target) });
+const plan = await planBackwards(wrapped, { app: Deno.env.get("APP") ?? "app", target: parseTarget(target) });
 lap(`plan ${plan.migrations.length} (history queries, file checks)`);
 const planCalls = calls.length;
 await measureDataLoss(wrapped.db, plan);
@@ -128,6 +128,7 @@ const group = (list: Call[]) => {
 console.log(`\nplanning calls: ${group(calls.slice(0, planCalls))}`);
 for (const c of calls.slice(0, planCalls)) console.log(`  ${c.kind} ${c.ms.toFixed(1)} ms  ${c.what}`);
 console.log(`preflight calls: ${group(calls.slice(planCalls, preCalls))}`);
+for (const c of calls.slice(planCalls, preCalls)) console.log(`  ${c.kind} ${c.ms.toFixed(1)} ms  ${c.what}`);
 const runCalls = calls.slice(preCalls);
 console.log(`run calls: ${group(runCalls)}`);
 for (const c of runCalls.slice(0, 8)) console.log(`  ${c.kind} ${c.ms.toFixed(1)} ms  ${c.what}`);

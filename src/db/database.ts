@@ -31,6 +31,13 @@ export interface Database extends Queryable {
   /** Runs `fn` in one transaction: committed if it resolves, rolled back if it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**
+   * Where the transport pipelines: runs `statements` as one transaction (BEGIN … COMMIT; a
+   * failure rolls it all back and throws a {@linkcode StatementError} whose index is within
+   * `statements`). Everything is queued on the connection before this returns, so a later call
+   * runs after this one's COMMIT even when it is made before this one has settled.
+   */
+  sendTransaction?(statements: readonly string[]): Promise<number[]>;
+  /**
    * Holds a session-level advisory lock named `key` while `fn` runs, waiting at most
    * `timeoutMs` for it.
    *

@@ -291,6 +291,18 @@ class PostgresDatabase implements Database {
     }
   }
 
+  sendTransaction(statements: readonly string[]): Promise<number[]> {
+    // execute() hands every statement to the driver before its first await: queued in order.
+    return execute(this.#sql, this.#guard, ["BEGIN", ...statements, "COMMIT"]).then(
+      (counts) => counts.slice(1, statements.length + 1),
+      (error) => {
+        if (!(error instanceof StatementError)) throw error;
+        // The index within the caller's statements (a failing COMMIT, e.g. a deferred check, is one past them).
+        throw new StatementError(error.statement, error.index - 1, error.cause);
+      },
+    );
+  }
+
   async withLock<T>(key: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
     // Poll pg_try_advisory_lock rather than block in pg_advisory_lock: a session blocked in a
     // statement holds a snapshot, and CREATE INDEX CONCURRENTLY in the run holding the lock
@@ -350,7 +362,10 @@ async function query<T>(sql: Sql, guard: SessionGuard, text: string, params: rea
 async function execute(sql: Sql, guard: SessionGuard, statements: readonly string[]): Promise<number[]> {
   guard.check(statements[0]);
   const results = await Promise.allSettled(
-    statements.map((statement) => sql.unsafe(statement).execute()),
+    // The simple protocol: one message and two replies per statement, where the extended one
+    // (unnamed Parse/Bind/Describe/Execute/Sync) costs five and five, for DDL that takes no
+    // parameters anyway. Still one statement per message, so that each keeps its own result.
+    statements.map((statement) => sql.unsafe(statement).simple().execute()),
   );
   // A lost connection outranks a statement's error: what ran is no longer known.
   for (const [index, r] of results.entries()) {

@@ -23,7 +23,7 @@ import {
   planFromHistory,
   type PlannedMigration,
 } from "./plan.ts";
-import { type DdlSafety, type MigrationOutcome, type RunHooks, runPlan, type RunResult } from "./run.ts";
+import { type DdlSafety, type RunHooks, runPlan, type RunResult } from "./run.ts";
 import { type LockMode, withRunLock } from "./run_lock.ts";
 import { selectBackwards, selectForwards } from "./select.ts";
 import type { Session } from "./session.ts";
@@ -390,14 +390,15 @@ export async function executePlan(
         guard: () => held.guard(),
         ...(options.inDoubt ? { inDoubt: options.inDoubt } : {}),
       };
-      const small = (r: RunResult): RunResult =>
-        options.keepSql === false ? { ...r, outcomes: r.outcomes.map((o) => ({ ...o, sql: [] })) } : r;
-      // All or nothing needs every migration in the one transaction.
-      if (options.atomic || !plan.migrations.some((m) => m.light)) {
-        const migrations = await plan.full(plan.migrations);
-        return small(await runPlan(session.db, session.history, { direction: plan.direction, migrations }, runOptions));
-      }
-      return await runOneByOne(session, plan, runOptions, small);
+      // All or nothing needs every migration in the one transaction; otherwise a long plan's
+      // listing entries are planned in full one at a time, as they come to run.
+      const migrations = options.atomic ? await plan.full(plan.migrations) : plan.migrations;
+      return await runPlan(
+        session.db,
+        session.history,
+        { direction: plan.direction, migrations, each: plan.each },
+        { ...runOptions, keepSql: options.keepSql ?? true },
+      );
     });
   } catch (error) {
     if (error instanceof LockTimeoutError) throw new RunError(error.message, { cause: error });
@@ -407,55 +408,6 @@ export async function executePlan(
     }
     throw error;
   }
-}
-
-/**
- * Runs a long plan one migration at a time, each planned in full just before it runs (its
- * stored reversals fetched {@linkcode PLAN_BATCH} at a time); stops at the first failure.
- */
-async function runOneByOne(
-  session: Session,
-  plan: CommandPlan,
-  options: { hooks: RunHooks } & Parameters<typeof runPlan>[3],
-  small: (r: RunResult) => RunResult,
-): Promise<RunResult> {
-  const outcomes: MigrationOutcome[] = [];
-  const notRun = (m: PlannedMigration): MigrationOutcome => ({
-    app: m.app,
-    id: m.id,
-    description: m.description,
-    status: "not-run",
-    durationMs: 0,
-    sql: [],
-  });
-  const planned = plan.each(plan.migrations);
-  for (const shown of plan.migrations) {
-    let m: PlannedMigration;
-    try {
-      const next = await planned.next();
-      if (next.done) throw new RunError(`Migration ${shown.app} ${shown.id} could not be planned again`);
-      m = next.value;
-    } catch (error) {
-      // It did not run: it says why, the later ones did not happen.
-      const failure: MigrationOutcome = {
-        ...notRun(shown),
-        status: "failed",
-        error: { message: (error as Error).message },
-      };
-      options.hooks.onEnd?.(shown, failure);
-      outcomes.push(failure, ...plan.migrations.slice(outcomes.length + 1).map(notRun));
-      return { success: false, outcomes };
-    }
-    const result = small(
-      await runPlan(session.db, session.history, { direction: plan.direction, migrations: [m] }, options),
-    );
-    outcomes.push(...result.outcomes);
-    if (!result.success) {
-      outcomes.push(...plan.migrations.slice(outcomes.length).map(notRun));
-      return { success: false, outcomes };
-    }
-  }
-  return { success: true, outcomes };
 }
 
 /**

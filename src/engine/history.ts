@@ -38,6 +38,9 @@ export interface HistoryRow {
   readonly reversal: StoredReversal | null;
 }
 
+/** The column name that marks {@linkcode History.previousCommittedStatement}. */
+const PREVIOUS_COMMITTED = "previous_migration_committed";
+
 /** Reads and writes one history table. */
 export class History {
   /** Quoted table name, as it appears in SQL. */
@@ -177,6 +180,25 @@ export class History {
     return `WITH gone AS (DELETE FROM ${this.table} WHERE app_name = ${quoteLiteral(app)} AND name = ${
       quoteLiteral(id)
     } RETURNING 1) SELECT 1 / count(*) AS history_row_deleted FROM gone`;
+  }
+
+  /**
+   * The first statement of a migration's transaction sent right behind the previous one's
+   * (pipelined, before that one's outcome is known): it fails, and so rolls this one back
+   * unrun, unless the previous one committed (its history row deleted when reversing, written
+   * when applying). One session runs them in order, so the previous COMMIT is visible here.
+   */
+  previousCommittedStatement(direction: "forwards" | "backwards", app: string, id: string): string {
+    return `SELECT 1 / (${
+      direction === "backwards" ? "NOT " : ""
+    }EXISTS (SELECT 1 FROM ${this.table} WHERE app_name = ${quoteLiteral(app)} AND name = ${
+      quoteLiteral(id)
+    }))::int AS ${PREVIOUS_COMMITTED}`;
+  }
+
+  /** Whether a statement is a {@linkcode previousCommittedStatement}. */
+  static isPreviousCommittedCheck(statement: string): boolean {
+    return statement.startsWith("SELECT 1 / (") && statement.endsWith(` AS ${PREVIOUS_COMMITTED}`);
   }
 
   /** Whether an error is {@linkcode deleteStatement}'s check: the row was already gone. */

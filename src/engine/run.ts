@@ -132,6 +132,11 @@ export interface RunOptions {
   readonly guard?: () => void;
   /** How long to try to learn the truth after the connection was lost. @default DEFAULT_IN_DOUBT */
   readonly inDoubt?: InDoubtLimits;
+  /**
+   * Keep each outcome's executed statements (`sql`); false drops them once reported to the
+   * hooks, so that a run of thousands keeps small results. @default true
+   */
+  readonly keepSql?: boolean;
 }
 
 /** The pause before a retry: exponential from 100 ms, jittered by ±50% so runs spread out. */
@@ -141,7 +146,8 @@ export function jitteredPause(attempt: number): number {
 
 /**
  * Runs each planned migration in its own transaction (or all in one with `atomic`), stopping
- * at the first failure.
+ * at the first failure. A long plan's listing entries are planned in full one at a time, as
+ * they come to run (`plan.each`).
  */
 export async function runPlan(
   db: Database,
@@ -149,53 +155,286 @@ export async function runPlan(
   plan: Plan,
   options: RunOptions = {},
 ): Promise<RunResult> {
+  const light = plan.migrations.some((m) => m.light);
   // A listing entry of a long plan has no SQL: running it would only delete its history row.
-  if (plan.migrations.some((m) => m.light)) throw new TypeError("runPlan was given listing entries: plan them in full");
+  if (light && (plan.each === undefined || options.atomic)) {
+    throw new TypeError("runPlan was given listing entries: plan them in full");
+  }
   // Citus: known once per session; every migration's transaction then runs in sequential mode.
   options = { ...options, citus: await isCitus(db) };
   if (options.atomic) return await runAtomic(db, history, plan, options);
-  const outcomes: MigrationOutcome[] = [];
-  let failed = false;
-  let stopped: string | undefined;
-  for (const m of plan.migrations) {
-    if (failed) {
-      outcomes.push(notRun(m));
-      continue;
+  return await new Runner(db, history, plan, options).run();
+}
+
+/** A migration whose transaction was sent, behind the one before it, and has not settled. */
+interface Sent {
+  readonly m: PlannedMigration;
+  readonly statements: PureStatements;
+  readonly started: number;
+  /** Whether its transaction begins with the check that the one before it committed. */
+  readonly checked: boolean;
+  /** Undefined once committed, else why not. */
+  readonly result: Promise<unknown>;
+}
+
+/**
+ * One migration after another, each in its own transaction. Where the transport pipelines, a
+ * migration made of SQL only is sent while the one before it is still running, its transaction
+ * opening with a check that the one before committed ({@linkcode History.previousCommittedStatement}):
+ * the server never waits for the client between two migrations, and a failure still stops the
+ * run at the migration that failed, nothing of the next one applied.
+ */
+class Runner {
+  readonly #db: Database;
+  readonly #history: History;
+  readonly #plan: Plan;
+  readonly #options: RunOptions;
+  readonly #outcomes: MigrationOutcome[] = [];
+  readonly #inflight: Sent[] = [];
+  #stopped: string | undefined;
+
+  constructor(db: Database, history: History, plan: Plan, options: RunOptions) {
+    this.#db = db;
+    this.#history = history;
+    this.#plan = plan;
+    this.#options = options;
+  }
+
+  async run(): Promise<RunResult> {
+    const shown = this.#plan.migrations;
+    const full = shown.some((m) => m.light) ? this.#plan.each!(shown) : undefined;
+    let going = true;
+    try {
+      for (let i = 0; going && i < shown.length; i++) {
+        let m: PlannedMigration;
+        try {
+          m = full ? await nextOf(full, shown[i]!) : shown[i]!;
+        } catch (error) {
+          // It could not be planned again, so it did not run; what is under way comes first.
+          if (await this.#settleAll()) {
+            const failure = { ...notRun(shown[i]!), status: "failed" as const, error: { message: messageOf(error) } };
+            this.#finish(shown[i]!, failure);
+          }
+          going = false;
+          break;
+        }
+        going = await this.#one(m);
+      }
+      if (going) await this.#settleAll();
+    } finally {
+      await full?.return(undefined);
     }
-    options.hooks?.onStart?.(m);
+    for (const m of shown.slice(this.#outcomes.length)) this.#outcomes.push(notRun(m));
+    return {
+      success: this.#outcomes.every(isDone),
+      outcomes: this.#outcomes,
+      ...(this.#stopped ? { stopped: this.#stopped } : {}),
+    };
+  }
+
+  /** Runs or sends one migration; false when the run stops. */
+  async #one(m: PlannedMigration): Promise<boolean> {
+    const statements = this.#db.sendTransaction ? pureStatements(this.#history, m, this.#options) : undefined;
+    if (statements === undefined) return await this.#settleAll() && await this.#serial(m);
+    // At most one transaction waits behind the one running.
+    if (this.#inflight.length >= 2 && !(await this.#settleFirst())) return false;
+    return await this.#send(m, statements);
+  }
+
+  #finish(m: PlannedMigration, outcome: MigrationOutcome): void {
+    this.#options.hooks?.onEnd?.(m, outcome);
+    this.#outcomes.push(this.#options.keepSql === false ? { ...outcome, sql: [] } : outcome);
+  }
+
+  async #send(m: PlannedMigration, statements: PureStatements): Promise<boolean> {
+    try {
+      this.#options.guard?.();
+    } catch (error) {
+      if (await this.#settleAll()) this.#finish(m, failed(m, performance.now(), [], error));
+      return false;
+    }
+    this.#options.hooks?.onStart?.(m);
+    const before = this.#inflight.at(-1)?.m;
+    const check = before ? [this.#history.previousCommittedStatement(before.direction, before.app, before.id)] : [];
     const started = performance.now();
+    const result = this.#db.sendTransaction!([...statements.prefix, ...check, ...statements.body]).then(
+      () => undefined,
+      (error: unknown) => error ?? new Error("the transaction failed"),
+    );
+    this.#inflight.push({ m, statements, started, checked: check.length > 0, result });
+    return true;
+  }
+
+  async #settleAll(): Promise<boolean> {
+    while (this.#inflight.length > 0) if (!(await this.#settleFirst())) return false;
+    return true;
+  }
+
+  /** Waits for the oldest sent migration; false when the run stops. */
+  async #settleFirst(): Promise<boolean> {
+    const first = this.#inflight.shift()!;
+    const error = await first.result;
+    if (error === undefined) {
+      this.#finish(first.m, done(this.#plan, first.m, this.#options, first.started, executedOf(first)));
+      return true;
+    }
+    // What was sent behind it: its check fails unless this one committed.
+    const behind = this.#inflight.splice(0);
+    const behindErrors = await Promise.all(behind.map((b) => b.result));
+    if (error instanceof ConnectionLostError) {
+      const all = [first, ...behind];
+      const learned = await lostOutcomes(
+        this.#db,
+        this.#history,
+        this.#plan,
+        all.map((x) => x.m),
+        this.#options,
+        error,
+        all.map((x) => x.started),
+        all.map((x, i) => executedOf(x, i === 0 ? error : behindErrors[i - 1])),
+      );
+      for (const [i, x] of all.entries()) this.#finish(x.m, learned[i]!);
+      this.#stopAfterLoss(learned, error);
+      return false;
+    }
+    const retries = (this.#options.safety ?? DEFAULT_DDL_SAFETY).retries;
+    if (isLockTimeout(error) && retries > 0) {
+      // Nothing of it, nor of what was sent behind it, ran: it again on its own, then the rest.
+      const pause = this.#options.retryPause ?? jitteredPause;
+      await new Promise((r) => setTimeout(r, pause(1)));
+      const again: RunOptions = {
+        ...this.#options,
+        safety: { ...(this.#options.safety ?? DEFAULT_DDL_SAFETY), retries: retries - 1 },
+        retryPause: (attempt) => pause(attempt + 1),
+      };
+      if (!(await this.#serial(first.m, again, first.started))) return false;
+      for (const b of behind) if (!(await this.#send(b.m, b.statements))) return false;
+      return true;
+    }
+    this.#finish(first.m, failed(first.m, first.started, executedOf(first, error), error));
+    // Never silent: one sent behind it that committed all the same (it cannot, by its check) says so.
+    for (const [i, b] of behind.entries()) {
+      if (behindErrors[i] === undefined) {
+        this.#finish(b.m, done(this.#plan, b.m, this.#options, b.started, executedOf(b)));
+      } else this.#outcomes.push(notRun(b.m));
+    }
+    return false;
+  }
+
+  /** One migration on its own, awaited: retried after a lock timeout; false when the run stops. */
+  async #serial(m: PlannedMigration, options = this.#options, started = performance.now()): Promise<boolean> {
+    options.hooks?.onStart?.(m);
     const executed: string[] = [];
-    let outcome: MigrationOutcome;
     try {
       options.guard?.();
-      await withRetries(options, executed, () => runMigration(db, history, m, options, executed));
-      outcome = done(plan, m, options, started, executed);
+      await withRetries(options, executed, () => runMigration(this.#db, this.#history, m, options, executed));
     } catch (error) {
-      failed = true;
-      if (error instanceof ConnectionLostError) {
-        // The session is gone: never continue on another one. Learn on a new connection
-        // whether this migration committed, and stop.
-        const [learned] = await lostOutcomes(db, history, plan, [m], options, error, [started], [executed]);
-        outcome = learned!;
-        const left = plan.migrations.length - outcomes.length - 1;
-        if (outcome.error === undefined && left > 0) {
-          stopped = `The connection to the server was lost (${lostReason(error)}) after ${m.app} ${m.id} committed; ` +
-            `the run stopped with ${left} migration(s) not run. Run the command again to go on`;
-        }
-      } else {
-        outcome = {
-          ...notRun(m),
-          status: "failed",
-          durationMs: elapsed(started),
-          sql: executed,
-          error: describeFailure(m, error),
-        };
+      if (!(error instanceof ConnectionLostError)) {
+        this.#finish(m, failed(m, started, executed, error));
+        return false;
+      }
+      // The session is gone: never continue on another one. Learn on a new connection
+      // whether this migration committed, and stop.
+      const learned = await lostOutcomes(this.#db, this.#history, this.#plan, [m], options, error, [started], [
+        executed,
+      ]);
+      this.#finish(m, learned[0]!);
+      this.#stopAfterLoss(learned, error);
+      return false;
+    }
+    this.#finish(m, done(this.#plan, m, options, started, executed));
+    return true;
+  }
+
+  /** After a loss where every migration in doubt turned out committed: why the run stopped. */
+  #stopAfterLoss(learned: readonly MigrationOutcome[], error: ConnectionLostError): void {
+    const left = this.#plan.migrations.length - this.#outcomes.length;
+    const last = learned.at(-1)!;
+    if (learned.every((o) => o.error === undefined) && left > 0) {
+      this.#stopped =
+        `The connection to the server was lost (${lostReason(error)}) after ${last.app} ${last.id} committed; ` +
+        `the run stopped with ${left} migration(s) not run. Run the command again to go on`;
+    }
+  }
+}
+
+/** The next migration in full from `each`, which must be the one `shown`. */
+async function nextOf(each: AsyncGenerator<PlannedMigration>, shown: PlannedMigration): Promise<PlannedMigration> {
+  const next = await each.next();
+  if (next.done) throw new Error(`Migration ${shown.app} ${shown.id} could not be planned again`);
+  return next.value;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A failed outcome: rolled back (or, for CONCURRENTLY, partly applied, as its message says). */
+function failed(m: PlannedMigration, started: number, executed: string[], error: unknown): MigrationOutcome {
+  return {
+    ...notRun(m),
+    status: "failed",
+    durationMs: elapsed(started),
+    sql: executed,
+    error: describeFailure(m, error),
+  };
+}
+
+/** What a sent migration executed: up to the statement that failed, without tide's check. */
+function executedOf(sent: Sent, error?: unknown): string[] {
+  const all = [...sent.statements.prefix, ...sent.statements.body];
+  if (!(error instanceof StatementError)) return all;
+  // The index counts the check, which sits between the prefix and the body.
+  const index = sent.checked && error.index > sent.statements.prefix.length ? error.index - 1 : error.index;
+  return all.slice(0, index + 1);
+}
+
+/** A migration's transaction when it is SQL only: sent as it is, in one go. */
+export interface PureStatements {
+  /** The `SET LOCAL`s that open it. */
+  readonly prefix: readonly string[];
+  /** Its steps and its history row's change. */
+  readonly body: readonly string[];
+}
+
+/**
+ * The statements of a transactional migration whose steps are SQL only and need no capture
+ * (every reversal; forwards without capturing operations); undefined for any other.
+ */
+export function pureStatements(history: History, m: PlannedMigration, options: RunOptions): PureStatements | undefined {
+  if (!m.transactional) return undefined;
+  const fake = options.fake ?? false;
+  const body: string[] = [];
+  if (!fake) {
+    for (const unit of m.operations) {
+      if (unit.direction === "forwards" && unit.op !== undefined && CAPTURING_KINDS.has(unit.op.kind)) return undefined;
+      for (const step of unit.rendered.steps) {
+        if (!("sql" in step)) return undefined;
+        body.push(step.sql);
       }
     }
-    outcomes.push(outcome);
-    options.hooks?.onEnd?.(m, outcome);
   }
-  return { success: outcomes.every(isDone), outcomes, ...(stopped ? { stopped } : {}) };
+  body.push(historyStatement(history, m, {}, fake));
+  return {
+    prefix: [
+      ...safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, true),
+      ...citusStatements(m, options.citus ?? false),
+    ],
+    body,
+  };
+}
+
+/** The statement that records a migration as run (forwards) or not (backwards). */
+function historyStatement(history: History, m: PlannedMigration, captures: Record<string, Capture>, fake: boolean) {
+  return m.direction === "forwards"
+    ? history.insertStatement(
+      m.app,
+      m.id,
+      m.description,
+      m.migration?.checksum ?? null,
+      storedReversal(m, captures, fake),
+    )
+    : history.deleteStatement(m.app, m.id);
 }
 
 /** Done and committed. */
@@ -316,6 +555,9 @@ async function withRetries(options: RunOptions, executed: string[], attempt: () 
   }
 }
 
+/** How many migrations of an `--atomic` run may be sent ahead of the one the server is running. */
+const ATOMIC_WINDOW = 4;
+
 /** `--atomic`: one transaction for the whole plan; a failure anywhere rolls everything back. */
 async function runAtomic(db: Database, history: History, plan: Plan, options: RunOptions): Promise<RunResult> {
   const outcomes: MigrationOutcome[] = [];
@@ -329,9 +571,38 @@ async function runAtomic(db: Database, history: History, plan: Plan, options: Ru
         await tx.execute(safetyStatements(options.safety ?? DEFAULT_DDL_SAFETY, true));
         // Citus: before any multi-shard command of the whole transaction.
         if (options.citus) await tx.execute([SEQUENTIAL_MODE]);
+        // Where the transport pipelines, migrations of SQL only are sent without waiting for
+        // each other's results (in one transaction, a failure aborts everything after it anyway);
+        // they are awaited before a migration that needs answers, and before the COMMIT.
+        // A window of them is in flight at once: enough to keep the server busy, few enough that
+        // memory does not grow with the plan.
+        const pending: { index: number; statements: readonly string[]; result: Promise<unknown> }[] = [];
+        const settle = async (keep: number) => {
+          while (pending.length > keep) {
+            const { index, statements, result } = pending.shift()!;
+            const error = await result;
+            if (error === undefined) continue;
+            // What was sent after it fails too (the transaction is aborted): observed, not reported.
+            await Promise.all(pending.splice(0).map((p) => p.result));
+            executed[index] = error instanceof StatementError ? statements.slice(0, error.index + 1) : [...statements];
+            failure = { index, error };
+            throw error;
+          }
+        };
+        const drain = () => settle(0);
         for (const [index, m] of plan.migrations.entries()) {
           options.hooks?.onStart?.(m);
           started[index] = performance.now();
+          const pure = db.sendTransaction ? pureStatements(history, m, options) : undefined;
+          if (pure) {
+            executed[index] = [...pure.body];
+            const result = tx.execute(pure.body).then(() => undefined, (e: unknown) => e ?? new Error("failed"));
+            pending.push({ index, statements: pure.body, result });
+            outcomes.push(done(plan, m, options, started[index]!, executed[index]!));
+            await settle(ATOMIC_WINDOW);
+            continue;
+          }
+          await drain();
           executed[index] = [];
           try {
             await migrationBody(tx, history, m, options, executed[index]!, false);
@@ -341,6 +612,7 @@ async function runAtomic(db: Database, history: History, plan: Plan, options: Ru
           }
           outcomes.push(done(plan, m, options, started[index]!, executed[index]!));
         }
+        await drain();
       });
     });
   } catch (error) {
@@ -475,17 +747,7 @@ async function migrationBody(
       for (const step of steps) await batch.add(step);
     }
   }
-  await batch.add({
-    sql: m.direction === "forwards"
-      ? history.insertStatement(
-        m.app,
-        m.id,
-        m.description,
-        m.migration?.checksum ?? null,
-        storedReversal(m, captures, fake),
-      )
-      : history.deleteStatement(m.app, m.id),
-  });
+  await batch.add({ sql: historyStatement(history, m, captures, fake) });
   // In a migration's own transaction, the COMMIT travels with the last statements.
   await batch.flush(setLocal);
 }
@@ -611,6 +873,12 @@ function describeFailure(m: PlannedMigration, error: unknown, atomic = false): M
         } kept waiting for a lock held by another session ` +
         "(lock_timeout, after every retry). Find the blocker in pg_stat_activity, or raise --ddl-lock-timeout / --ddl-retries",
       statement: (error as StatementError).statement,
+    };
+  }
+  if (error instanceof StatementError && History.isPreviousCommittedCheck(error.statement)) {
+    return {
+      message: `${what}: the migration before it turned out not to be committed, so nothing of this one ran`,
+      statement: error.statement,
     };
   }
   if (error instanceof StatementError && History.isAlreadyGone(error.statement, error.server.code)) {

@@ -39,8 +39,11 @@ eachDatabase("a plan longer than a batch: light entries, run batch by batch, sam
   const forwards = await planForwards(session, { app: "app", target: { kind: "all" } });
   assertEquals(forwards.migrations.length, N);
   assert(forwards.migrations.every((m) => m.light), "a long plan keeps listing entries");
-  // Listing entries cannot be run by mistake: they have no SQL.
-  await assertRejects(() => runPlan(t.db, session.history, forwards), /listing entries/);
+  // Listing entries cannot be run by mistake: they have no SQL, and without the plan's way of
+  // planning them again (`each`), or under --atomic, runPlan refuses them.
+  const bare = { direction: forwards.direction, migrations: forwards.migrations };
+  await assertRejects(() => runPlan(t.db, session.history, bare), /listing entries/);
+  await assertRejects(() => runPlan(t.db, session.history, forwards, { atomic: true }), /listing entries/);
   const applied = await executePlan(session, forwards, {});
   assert(applied.success, JSON.stringify(applied.outcomes.find((o) => o.error)));
   assertEquals(applied.outcomes.map((o) => o.status), Array(N).fill("applied"));
