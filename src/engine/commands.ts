@@ -10,7 +10,7 @@ import { PlanError, RunError } from "../errors.ts";
 import { quoteName } from "../migration/quote.ts";
 import { ConnectionLostError, LockTimeoutError } from "../db/database.ts";
 import { mapLimit } from "../loader/load.ts";
-import { type DataLoss, measureDataLoss } from "./data_loss.ts";
+import { type DataLoss, DataLossTargets, measureDataLoss } from "./data_loss.ts";
 import type { InDoubtLimits } from "./in_doubt.ts";
 import { History, type HistoryRow } from "./history.ts";
 import {
@@ -33,6 +33,8 @@ import type { Target } from "./target.ts";
 export interface PlanRequest {
   readonly app: string;
   readonly target: Target;
+  /** Plans longer than this keep listing entries only. @default LIGHT_ABOVE */
+  readonly lightAbove?: number;
 }
 
 /**
@@ -42,6 +44,13 @@ export interface PlanRequest {
  * history.
  */
 export const PLAN_BATCH = 100;
+
+/**
+ * Plans of up to this many migrations are kept in full: planning them again for the preflight
+ * and the run would cost more than the memory they take (a few MB at this size). Longer ones
+ * keep listing entries ({@linkcode lighten}), so that memory stays flat however long the history.
+ */
+export const LIGHT_ABOVE = 1000;
 
 /** A plan, plus what the planner wants the user to know. */
 export interface CommandPlan extends Plan {
@@ -80,16 +89,18 @@ function keyOf(m: { app: string; id: string }): string {
 type ChunkPlanner<T> = (chunk: readonly T[]) => Promise<(index: number) => Promise<PlannedMigration>>;
 
 /**
- * Plans every item. Up to {@linkcode PLAN_BATCH} items: in full, 16 at a time (imports
- * overlap). More: one at a time, each checked and kept as a listing entry only, so that only
- * one migration's operations are alive at once.
+ * Plans every item. Up to `lightAbove` items: in full, 16 at a time (imports overlap). More:
+ * {@linkcode PLAN_BATCH} at a time, one by one, each checked and kept as a listing entry only,
+ * so that only one migration's operations are alive at once.
  */
 async function planAll<T>(
   items: readonly T[],
   prepare: ChunkPlanner<T>,
-  onPlanned: (m: PlannedMigration) => void = () => {},
+  onPlanned: (m: PlannedMigration) => void,
+  lightAbove: number,
 ): Promise<PlannedMigration[]> {
-  if (items.length <= PLAN_BATCH) {
+  if (items.length <= lightAbove) {
+    // Kept in full anyway: what the items share is fetched in one go.
     const planAt = await prepare(items);
     const all = await mapLimit(items.map((_, i) => i), 16, planAt);
     all.forEach(onPlanned);
@@ -183,7 +194,11 @@ export async function planBackwards(session: Session, request: PlanRequest): Pro
     };
   };
   const drops: ColumnDrop[] = [];
-  const migrations = await planAll(await select(), prepare, (m) => drops.push(...columnDrops(m)));
+  const dataLoss = new DataLossTargets();
+  const migrations = await planAll(await select(), prepare, (m) => {
+    drops.push(...columnDrops(m));
+    dataLoss.add(m);
+  }, request.lightAbove ?? LIGHT_ABOVE);
   await refuseDistributionColumnDrops(session, drops);
   const refused = migrations.filter((m) => m.irreversible.length > 0);
   if (refused.length > 0) {
@@ -201,6 +216,7 @@ export async function planBackwards(session: Session, request: PlanRequest): Pro
       ...(await citusNotices(session, migrations)),
     ],
     reselect: async () => (await select()).map(keyOf),
+    dataLoss,
     ...replanning(prepare, (m) => m.history!),
   };
 }
@@ -251,7 +267,11 @@ export async function planForwards(session: Session, request: PlanRequest): Prom
       return await planForwardsMigrationWith(migration, { retainDropped: session.config.retainDropped }); // retention (issue 15)
     });
   const drops: ColumnDrop[] = [];
-  const migrations = await planAll(picked, prepare, (m) => drops.push(...columnDrops(m)));
+  const dataLoss = new DataLossTargets();
+  const migrations = await planAll(picked, prepare, (m) => {
+    drops.push(...columnDrops(m));
+    dataLoss.add(m);
+  }, request.lightAbove ?? LIGHT_ABOVE);
   // retention (issue 15): e.g. a retain that a hand-written backwards cannot honour.
   notices.push(...migrations.flatMap((m) => m.warnings.map((w) => `${m.app} ${m.id}: ${w}`)));
   await refuseDistributionColumnDrops(session, drops);
@@ -262,6 +282,7 @@ export async function planForwards(session: Session, request: PlanRequest): Prom
     migrations,
     notices,
     reselect: async () => (await select()).map(keyOf),
+    dataLoss,
     ...replanning(prepare, (m) => ({ app: m.app, id: m.id })),
   };
 }

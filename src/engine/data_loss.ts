@@ -9,7 +9,7 @@
 import type { Queryable } from "../db/database.ts";
 import { quoteIdent, quoteName } from "../migration/quote.ts";
 import type { DataTarget } from "../migration/render.ts";
-import { eachPlanned, type Plan } from "./plan.ts";
+import { eachPlanned, type Plan, type PlannedMigration } from "./plan.ts";
 
 /** One thing a plan would destroy. */
 export interface DataLoss {
@@ -34,42 +34,86 @@ export interface DataLossOptions {
 const RAW_DESTRUCTIVE =
   /^\s*(truncate(?:\s+table)?|drop\s+table(?:\s+if\s+exists)?|delete\s+from)\s+((?:"[^"]+"|[\w$]+)(?:\.(?:"[^"]+"|[\w$]+))?)(\s+where\s+([\s\S]*?))?\s*;?\s*$/i;
 
-/** Measures, on the database as it is now, what each migration of the plan would destroy. */
-export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLossOptions = {}): Promise<DataLoss[]> {
-  const exactBelow = options.exactBelow ?? 1_000_000;
-  // Walk the plan in order to know each object's name now; then measure tables and columns
-  // with two queries whatever the plan's size, and the rare casts and raw deletes one by one.
-  const names = new Renames();
-  const targets: Target[] = [];
-  const single: Promise<(DataLoss & { seq: number }) | undefined>[] = [];
-  let seq = 0;
-  // A long plan's listing entries carry no operations: they are planned again, batch by batch.
-  for await (const m of eachPlanned(plan)) {
+/** A cast or a raw statement of a plan: measured one by one. */
+type Single =
+  | {
+    readonly kind: "cast";
+    readonly migration: string;
+    readonly target: DataTarget & { kind: "cast" };
+    readonly object: string;
+    readonly seq: number;
+  }
+  | { readonly kind: "raw"; readonly migration: string; readonly sql: string; readonly seq: number };
+
+/**
+ * What a plan's steps would destroy, collected migration by migration in plan order, without
+ * a query: the planner collects them as it plans each migration, so that the preflight need
+ * not plan a long plan's listing entries again.
+ */
+export class DataLossTargets {
+  readonly #names = new Renames();
+  readonly #targets: Target[] = [];
+  readonly #singles: Single[] = [];
+  #seq = 0;
+
+  /** Adds the next migration of the plan (planned in full). */
+  add(m: PlannedMigration): void {
     const migration = `${m.app} ${m.id}`;
     for (const unit of m.operations) {
       for (const target of unit.rendered.destroys) {
         // Findings name the object as the step sees it; the count comes from its name now.
-        const now = names.resolve(target);
-        const at = seq++;
+        const now = this.#names.resolve(target);
+        const seq = this.#seq++;
         if (now.kind === "cast") {
-          const object = `${objectName(target)} to ${now.type}`;
-          single.push(
-            measureCast(db, now, exactBelow).then((f) => (f ? { migration, ...f, object, seq: at } : undefined)),
-          );
+          this.#singles.push({
+            kind: "cast",
+            migration,
+            target: now,
+            object: `${objectName(target)} to ${now.type}`,
+            seq,
+          });
         } else {
-          targets.push({ migration, label: objectName(target), target: now, seq: at });
+          this.#targets.push({ migration, label: objectName(target), target: now, seq });
         }
       }
-      names.follow(unit);
+      this.#names.follow(unit);
       const rawSql = unit.op === undefined || unit.op.kind === "raw" || unit.op.kind === "rawBackwards";
       if (!rawSql) continue;
       for (const step of unit.rendered.steps) {
-        if (!("sql" in step)) continue;
-        const at = seq++;
-        single.push(measureRaw(db, step.sql, exactBelow).then((f) => (f ? { migration, ...f, seq: at } : undefined)));
+        if ("sql" in step) this.#singles.push({ kind: "raw", migration, sql: step.sql, seq: this.#seq++ });
       }
     }
   }
+
+  get targets(): readonly Target[] {
+    return this.#targets;
+  }
+
+  get singles(): readonly Single[] {
+    return this.#singles;
+  }
+}
+
+/** Measures, on the database as it is now, what each migration of the plan would destroy. */
+export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLossOptions = {}): Promise<DataLoss[]> {
+  const exactBelow = options.exactBelow ?? 1_000_000;
+  // Walk the plan in order to know each object's name now (done while planning, when the
+  // planner collected it); then measure tables and columns with two queries whatever the
+  // plan's size, and the rare casts and raw deletes one by one.
+  let collected = plan.dataLoss;
+  if (collected === undefined) {
+    collected = new DataLossTargets();
+    // A long plan's listing entries carry no operations: they are planned again, batch by batch.
+    for await (const m of eachPlanned(plan)) collected.add(m);
+  }
+  const targets = [...collected.targets];
+  const single = collected.singles.map((s) =>
+    s.kind === "cast"
+      ? measureCast(db, s.target, exactBelow).then((f) =>
+        f ? { migration: s.migration, ...f, object: s.object, seq: s.seq } : undefined
+      )
+      : measureRaw(db, s.sql, exactBelow).then((f) => (f ? { migration: s.migration, ...f, seq: s.seq } : undefined))
+  );
   targets.push(...(await partitionTargets(db, targets)));
   // Awaited together: when one fails (a lost connection), none is left rejecting unobserved.
   const [measured, singles] = await Promise.all([
@@ -117,7 +161,9 @@ async function partitionTargets(db: Queryable, targets: readonly Target[]): Prom
   const rows = await db.query<{ i: number; part: string }>(
     `select t.i::int as i, n.nspname || '.' || c.relname as part
        from unnest($1::text[]) with ordinality as t(tbl, i)
-       cross join lateral pg_partition_tree(to_regclass(t.tbl)) pt
+       -- Only a partitioned table has partitions: the tree of no other is asked for.
+       join pg_class p on p.oid = to_regclass(t.tbl) and p.relkind = 'p'
+       cross join lateral pg_partition_tree(p.oid) pt
        join pg_class c on c.oid = pt.relid join pg_namespace n on n.oid = c.relnamespace
       where pt.isleaf and pt.level > 0
       order by t.i, pt.level, c.relname`,

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { type LoadedMigration, recordOperations } from "../loader/load.ts";
 import type { Operation } from "../migration/operations.ts";
 import { type NotRestored, renderBackwards, type RenderedOperation, renderForwards } from "../migration/render.ts";
+import type { DataLossTargets } from "./data_loss.ts";
 import type { HistoryRow } from "./history.ts";
 import { resolveRetain, withoutRetain } from "../retention/plan.ts";
 
@@ -67,6 +68,8 @@ export interface Plan {
   readonly migrations: readonly PlannedMigration[];
   /** The given migrations in full, one at a time: listing entries (`light`) planned again; see `CommandPlan.each`. */
   readonly each?: (migrations: readonly PlannedMigration[]) => AsyncGenerator<PlannedMigration>;
+  /** What its steps destroy, collected while it was planned (the preflight then plans nothing again). */
+  readonly dataLoss?: DataLossTargets | undefined;
 }
 
 /** Plans one migration forwards. */

@@ -166,6 +166,9 @@ export async function runPlan(
   return await new Runner(db, history, plan, options).run();
 }
 
+/** How many migrations' transactions may be sent and not yet settled at once. */
+const PIPELINE_DEPTH = 3;
+
 /** A migration whose transaction was sent, behind the one before it, and has not settled. */
 interface Sent {
   readonly m: PlannedMigration;
@@ -236,8 +239,9 @@ class Runner {
   async #one(m: PlannedMigration): Promise<boolean> {
     const statements = this.#db.sendTransaction ? pureStatements(this.#history, m, this.#options) : undefined;
     if (statements === undefined) return await this.#settleAll() && await this.#serial(m);
-    // At most one transaction waits behind the one running.
-    if (this.#inflight.length >= 2 && !(await this.#settleFirst())) return false;
+    // A few transactions wait behind the one running: the server has the next one at hand even
+    // when the client is slow for a moment (a GC pause, the other core busy).
+    if (this.#inflight.length >= PIPELINE_DEPTH && !(await this.#settleFirst())) return false;
     return await this.#send(m, statements);
   }
 

@@ -36,7 +36,7 @@ eachDatabase("a plan longer than a batch: light entries, run batch by batch, sam
   });
   const session = makeSession(await loadConfig(join(root, "tide.json"), root), t.db, t.url);
 
-  const forwards = await planForwards(session, { app: "app", target: { kind: "all" } });
+  const forwards = await planForwards(session, { app: "app", target: { kind: "all" }, lightAbove: PLAN_BATCH });
   assertEquals(forwards.migrations.length, N);
   assert(forwards.migrations.every((m) => m.light), "a long plan keeps listing entries");
   // Listing entries cannot be run by mistake: they have no SQL, and without the plan's way of
@@ -49,7 +49,7 @@ eachDatabase("a plan longer than a batch: light entries, run batch by batch, sam
   assertEquals(applied.outcomes.map((o) => o.status), Array(N).fill("applied"));
   assertEquals(await tableCount(t), N);
 
-  const backwards = await planBackwards(session, { app: "app", target: { kind: "all" } });
+  const backwards = await planBackwards(session, { app: "app", target: { kind: "all" }, lightAbove: PLAN_BATCH });
   assert(backwards.migrations.every((m) => m.light && m.history?.reversal === null));
   // The preflight reads the light entries: every table and column would be dropped (empty: no finding).
   assertEquals(await measureDataLoss(t.db, backwards), []);
@@ -77,8 +77,13 @@ eachDatabase("a plan longer than a batch: light entries, run batch by batch, sam
 eachDatabase("a long plan whose history row changed after it was shown: refused from that migration on", async (t) => {
   const root = await makeProject({ app: { migrations: Array.from({ length: N }, (_, i) => tableMigration(i + 1)) } });
   const session = makeSession(await loadConfig(join(root, "tide.json"), root), t.db, t.url);
-  assert((await executePlan(session, await planForwards(session, { app: "app", target: { kind: "all" } }))).success);
-  const plan = await planBackwards(session, { app: "app", target: { kind: "all" } });
+  assert(
+    (await executePlan(
+      session,
+      await planForwards(session, { app: "app", target: { kind: "all" }, lightAbove: PLAN_BATCH }),
+    )).success,
+  );
+  const plan = await planBackwards(session, { app: "app", target: { kind: "all" }, lightAbove: PLAN_BATCH });
   // The second batch's third migration now stores another reversal than the one shown.
   const changed = plan.migrations[PLAN_BATCH + 2]!;
   await t.db.query(
