@@ -15,7 +15,8 @@ import { mkdtemp, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PERMISSIONS } from "./permissions.ts";
+// V8 flags baked into the binary: the ones `deno task tide` passes too.
+import { PERMISSIONS, V8_FLAGS } from "./permissions.ts";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -56,14 +57,6 @@ export async function unusedNpmFiles(root = join(REPO, "node_modules", ".deno"))
   await walk(root);
   return found.map((p) => p.slice(REPO.length + 1)).sort();
 }
-
-/**
- * V8 flags baked into the binary. A young generation capped at 1 MB semi-spaces: V8 otherwise
- * grows it to 16 MB under a long run's survivors, which is most of the peak RSS of `backwards
- * all` (bench/RESULTS.md: N=500 and N=3,000, same speed). Measure the binary's configuration
- * from source with `deno run --v8-flags=<these>`.
- */
-export const V8_FLAGS = ["--max-semi-space-size=1"];
 
 /** The `deno compile` arguments for one target. */
 export function compileArgs(output: string, excludes: readonly string[], target?: string): string[] {

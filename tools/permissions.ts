@@ -18,3 +18,10 @@ export const PERMISSIONS: readonly string[] = [
   "--allow-env",
   "--allow-sys=userInfo,uid,gid,hostname",
 ];
+
+/**
+ * V8 flags of the binary, also passed by `deno task tide`. A young generation capped at 1 MB
+ * semi-spaces: V8 otherwise grows it to 8-16 MB under a long run's survivors, about a seventh of
+ * the peak RSS of `backwards all` (bench/RESULTS.md), at the same speed.
+ */
+export const V8_FLAGS: readonly string[] = ["--max-semi-space-size=1"];

@@ -35,8 +35,13 @@ export interface Database extends Queryable {
    * failure rolls it all back and throws a {@linkcode StatementError} whose index is within
    * `statements`). Everything is queued on the connection before this returns, so a later call
    * runs after this one's COMMIT even when it is made before this one has settled.
+   *
+   * @param opening how many of the first statements travel with the BEGIN, in one message (tide's
+   * own `SET LOCAL`s and checks, which report no rows): one round of the server's work less each.
+   * A failure among them is reported as the last one's when its SQLSTATE is 22012 (the check's
+   * division by zero), else as the first one's.
    */
-  sendTransaction?(statements: readonly string[]): Promise<number[]>;
+  sendTransaction?(statements: readonly string[], opening?: number): Promise<number[]>;
   /**
    * Holds a session-level advisory lock named `key` while `fn` runs, waiting at most
    * `timeoutMs` for it.

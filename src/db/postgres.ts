@@ -291,14 +291,20 @@ class PostgresDatabase implements Database {
     }
   }
 
-  sendTransaction(statements: readonly string[]): Promise<number[]> {
+  sendTransaction(statements: readonly string[], opening = 0): Promise<number[]> {
+    const head = ["BEGIN", ...statements.slice(0, opening)].join("; ");
+    const rest = statements.slice(opening);
     // execute() hands every statement to the driver before its first await: queued in order.
-    return execute(this.#sql, this.#guard, ["BEGIN", ...statements, "COMMIT"]).then(
-      (counts) => counts.slice(1, statements.length + 1),
+    return execute(this.#sql, this.#guard, [head, ...rest, "COMMIT"]).then(
+      (counts) => [...statements.slice(0, opening).map(() => 0), ...counts.slice(1, rest.length + 1)],
       (error) => {
         if (!(error instanceof StatementError)) throw error;
+        if (error.index === 0) {
+          const index = opening === 0 ? 0 : error.server.code === "22012" ? opening - 1 : 0;
+          throw new StatementError(statements[index] ?? head, index, error.cause);
+        }
         // The index within the caller's statements (a failing COMMIT, e.g. a deferred check, is one past them).
-        throw new StatementError(error.statement, error.index - 1, error.cause);
+        throw new StatementError(error.statement, error.index - 1 + opening, error.cause);
       },
     );
   }

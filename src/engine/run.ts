@@ -261,7 +261,8 @@ class Runner {
     const before = this.#inflight.at(-1)?.m;
     const check = before ? [this.#history.previousCommittedStatement(before.direction, before.app, before.id)] : [];
     const started = performance.now();
-    const result = this.#db.sendTransaction!([...statements.prefix, ...check, ...statements.body]).then(
+    const opening = [...statements.prefix, ...check];
+    const result = this.#db.sendTransaction!([...opening, ...statements.body], opening.length).then(
       () => undefined,
       (error: unknown) => error ?? new Error("the transaction failed"),
     );

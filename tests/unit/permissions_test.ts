@@ -1,13 +1,16 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PERMISSIONS } from "../../tools/permissions.ts";
+import { PERMISSIONS, V8_FLAGS } from "../../tools/permissions.ts";
 import { assert } from "../helpers/assert.ts";
 import { REPO } from "../helpers/cli.ts";
 
-Deno.test("deno task tide and the README run tide with exactly the binary's permissions", async () => {
+Deno.test("deno task tide and the README run tide with exactly the binary's permissions (the task with its V8 flags)", async () => {
   const config = JSON.parse(await readFile(join(REPO, "deno.json"), "utf8"));
   const flags = PERMISSIONS.join(" ");
-  assert(config.tasks.tide.command.includes(`deno run ${flags} --quiet main.ts`), config.tasks.tide.command);
+  assert(
+    config.tasks.tide.command.includes(`deno run ${flags} --v8-flags=${V8_FLAGS.join(",")} --quiet main.ts`),
+    config.tasks.tide.command,
+  );
   const readme = await readFile(join(REPO, "README.md"), "utf8");
   assert(readme.includes(`deno run ${flags} \\`), "README's from-source command");
 });
