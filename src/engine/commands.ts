@@ -409,6 +409,8 @@ export async function executePlan(
         ...(options.safety ? { safety: options.safety } : {}),
         sessionState: held.sessionState,
         guard: () => held.guard(),
+        // Under the table lock each migration starts only once its lease is known to be held.
+        pipeline: held.kind !== "table",
         ...(options.inDoubt ? { inDoubt: options.inDoubt } : {}),
       };
       // All or nothing needs every migration in the one transaction; otherwise a long plan's

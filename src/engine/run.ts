@@ -137,6 +137,12 @@ export interface RunOptions {
    * hooks, so that a run of thousands keeps small results. @default true
    */
   readonly keepSql?: boolean;
+  /**
+   * Send SQL-only migrations while the one before still runs, where the transport can. False
+   * when `guard` must decide before each migration starts (the table lock's lease: a migration
+   * already sent would start after a lease lost meanwhile). @default true
+   */
+  readonly pipeline?: boolean;
 }
 
 /** The pause before a retry: exponential from 100 ms, jittered by ±50% so runs spread out. */
@@ -237,7 +243,8 @@ class Runner {
 
   /** Runs or sends one migration; false when the run stops. */
   async #one(m: PlannedMigration): Promise<boolean> {
-    const statements = this.#db.sendTransaction ? pureStatements(this.#history, m, this.#options) : undefined;
+    const pipelining = this.#db.sendTransaction !== undefined && this.#options.pipeline !== false;
+    const statements = pipelining ? pureStatements(this.#history, m, this.#options) : undefined;
     if (statements === undefined) return await this.#settleAll() && await this.#serial(m);
     // A few transactions wait behind the one running: the server has the next one at hand even
     // when the client is slow for a moment (a GC pause, the other core busy).
