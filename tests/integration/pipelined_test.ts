@@ -5,12 +5,12 @@
  * and check on the database itself that the one behind changed nothing.
  */
 
-import postgres from "postgres";
 import type { Database } from "../../src/db/database.ts";
 import { History } from "../../src/engine/history.ts";
 import { planBackwardsMigration, planForwardsMigration, type PlannedMigration } from "../../src/engine/plan.ts";
 import { runPlan } from "../../src/engine/run.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { holdLock } from "../helpers/blocker.ts";
 import { eachDatabase, type TestDatabase } from "../helpers/databases.ts";
 import { fakeMigration } from "../helpers/fake_migrations.ts";
 
@@ -122,15 +122,12 @@ eachDatabase(
   async (t) => {
     const history = new History("migration");
     await forwardsAll(t, history, 3);
-    const blocker = postgres(t.url, { max: 1, onnotice: () => {} });
-    const reserved = await blocker.reserve();
-    await reserved.unsafe("begin");
-    await reserved.unsafe("lock table t2 in access share mode");
+    const blocker = await holdLock(t.url, "lock table t2 in access share mode");
     const pauses: number[] = [];
     const retryPause = (attempt: number) => {
       pauses.push(attempt);
       // Released during the first pause: the second try gets the lock.
-      if (attempt === 1) setTimeout(() => reserved.unsafe("rollback").execute(), 20);
+      if (attempt === 1) setTimeout(() => void blocker.rollback(), 20);
       return 150;
     };
     const { db, unsettledAtSend } = spied(t.db);
@@ -138,7 +135,6 @@ eachDatabase(
       direction: "backwards",
       migrations: await backwardsPlan(t, history),
     }, { safety: { lockTimeoutMs: 150, retries: 2 }, retryPause });
-    reserved.release();
     await blocker.end();
     assertEquals(result.outcomes.map((o) => `${o.status} ${o.id}`), [
       `reversed ${id(3)}`,

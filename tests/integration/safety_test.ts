@@ -2,12 +2,12 @@
  * DDL safety: lock_timeout with retries against a real blocking transaction, and --atomic.
  */
 
-import postgres from "postgres";
 import { diffCatalog, snapshotCatalog } from "../../src/engine/catalog.ts";
 import { History } from "../../src/engine/history.ts";
 import { planBackwardsMigration, planForwardsMigration } from "../../src/engine/plan.ts";
 import { runPlan } from "../../src/engine/run.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { holdLock } from "../helpers/blocker.ts";
 import { eachDatabase } from "../helpers/databases.ts";
 import { fakeMigration } from "../helpers/fake_migrations.ts";
 
@@ -17,16 +17,12 @@ eachDatabase(
     const history = new History("migration");
     await history.ensure(t.db);
     await t.db.execute(["create table band (id int)"]);
-    const blocker = postgres(t.url, { max: 1, onnotice: () => {} });
-    const reserved = await blocker.reserve();
-    await reserved.unsafe("begin");
-    await reserved.unsafe("lock table band in access exclusive mode");
+    const blocker = await holdLock(t.url, "lock table band in access exclusive mode");
     const pauses: number[] = [];
     // Release the blocker during the second pause: the third try must succeed.
     const retryPause = (attempt: number) => {
       pauses.push(attempt);
-      // postgres.js queries are lazy: execute() sends it.
-      if (attempt === 2) setTimeout(() => reserved.unsafe("rollback").execute(), 50);
+      if (attempt === 2) setTimeout(() => void blocker.rollback(), 50);
       return 200;
     };
     const migration = fakeMigration("2026-01-01T00:00:00:000001", (m) => m.addColumn("band", "name", "text"));
@@ -38,7 +34,6 @@ eachDatabase(
       safety: { lockTimeoutMs: 150, retries: 3 },
       retryPause,
     });
-    reserved.release();
     await blocker.end();
     assertEquals(result.outcomes[0]?.error, undefined);
     assertEquals(pauses, [1, 2]);
@@ -53,10 +48,7 @@ eachDatabase("a lock never released: fails after the retries with a message nami
   const history = new History("migration");
   await history.ensure(t.db);
   await t.db.execute(["create table band (id int)"]);
-  const blocker = postgres(t.url, { max: 1, onnotice: () => {} });
-  const reserved = await blocker.reserve();
-  await reserved.unsafe("begin");
-  await reserved.unsafe("lock table band in access share mode");
+  const blocker = await holdLock(t.url, "lock table band in access share mode");
   const migration = fakeMigration("2026-01-01T00:00:00:000001", (m) => m.dropTable("band"));
   let tries = 0;
   const result = await runPlan(t.db, history, {
@@ -66,8 +58,7 @@ eachDatabase("a lock never released: fails after the retries with a message nami
     safety: { lockTimeoutMs: 100, retries: 2, statementTimeoutMs: 10_000 },
     retryPause: () => (tries++, 10),
   });
-  await reserved.unsafe("rollback");
-  reserved.release();
+  await blocker.rollback();
   await blocker.end();
   assertEquals(tries, 2);
   assertEquals(result.outcomes[0]?.status, "failed");
