@@ -338,10 +338,7 @@ export interface ExecuteOptions {
   readonly safety?: DdlSafety;
   /** The whole run in one transaction. */
   readonly atomic?: boolean;
-  /**
-   * Keep each outcome's executed statements (`sql`); false drops them once reported to the
-   * hooks, so that a run of thousands keeps small results. @default true
-   */
+  /** As `RunOptions.keepSql`: false drops each outcome's statements once reported. @default true */
   readonly keepSql?: boolean;
   /** The run lock's kind (`--lock`). @default the config's `"lock"`, else `auto` */
   readonly lock?: LockMode | undefined;
@@ -411,6 +408,7 @@ export async function executePlan(
         guard: () => held.guard(),
         // Under the table lock each migration starts only once its lease is known to be held.
         pipeline: held.kind !== "table",
+        keepSql: options.keepSql ?? true,
         ...(options.inDoubt ? { inDoubt: options.inDoubt } : {}),
       };
       // All or nothing needs every migration in the one transaction; otherwise a long plan's
@@ -420,7 +418,7 @@ export async function executePlan(
         session.db,
         session.history,
         { direction: plan.direction, migrations, each: plan.each },
-        { ...runOptions, keepSql: options.keepSql ?? true },
+        runOptions,
       );
     });
   } catch (error) {

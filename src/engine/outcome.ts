@@ -163,13 +163,19 @@ export function done(
 }
 
 /** A failed outcome: rolled back (or, for CONCURRENTLY, partly applied, as its message says). */
-export function failed(m: PlannedMigration, started: number, executed: string[], error: unknown): MigrationOutcome {
+export function failed(
+  m: PlannedMigration,
+  started: number,
+  executed: string[],
+  error: unknown,
+  atomic = false,
+): MigrationOutcome {
   return {
     ...notRun(m),
     status: "failed",
     durationMs: elapsed(started),
     sql: executed,
-    error: describeFailure(m, error),
+    error: describeFailure(m, error, atomic),
   };
 }
 

@@ -10,16 +10,7 @@ import { isCitus, SEQUENTIAL_MODE } from "../catalog/distribution.ts";
 import { ConnectionLostError, type Database, StatementError } from "../db/database.ts";
 import type { History } from "./history.ts";
 import type { InDoubtLimits } from "./in_doubt.ts";
-import {
-  describeFailure,
-  done,
-  elapsed,
-  isDone,
-  lostOutcomes,
-  type MigrationOutcome,
-  notRun,
-  type RunResult,
-} from "./outcome.ts";
+import { done, failed, isDone, lostOutcomes, type MigrationOutcome, notRun, type RunResult } from "./outcome.ts";
 import { Runner } from "./pipeline.ts";
 import type { Plan, PlannedMigration } from "./plan.ts";
 import {
@@ -36,9 +27,6 @@ export {
   citusStatements,
   type DdlSafety,
   DEFAULT_DDL_SAFETY,
-  jitteredPause,
-  type PureStatements,
-  pureStatements,
   safetyStatements,
   storedReversal,
 } from "./transaction.ts";
@@ -201,13 +189,7 @@ async function runAtomic(db: Database, history: History, plan: Plan, options: Ru
   // Everything was rolled back: the failed one says why, the others did not happen.
   const result = plan.migrations.map((m, i): MigrationOutcome =>
     i === failure!.index
-      ? {
-        ...notRun(m),
-        status: "failed",
-        durationMs: elapsed(started[i] ?? performance.now()),
-        sql: executed[i] ?? [],
-        error: describeFailure(m, failure!.error, true),
-      }
+      ? failed(m, started[i] ?? performance.now(), executed[i] ?? [], failure!.error, true)
       : notRun(m)
   );
   for (const [i, m] of plan.migrations.entries()) options.hooks?.onEnd?.(m, result[i]!);
