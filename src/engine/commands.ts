@@ -450,9 +450,11 @@ export async function preflightDataLoss(
     if (error instanceof ConnectionLostError) throw error;
     let stands: boolean;
     try {
-      stands = await session.db.withLock(
-        session.history.lockKey,
-        lockTimeoutMs,
+      // The run lock, not a bare advisory lock: behind a transaction pooler an advisory lock's
+      // unlock may reach another server connection and leave the lock held there.
+      stands = await withRunLock(
+        session,
+        { timeoutMs: lockTimeoutMs, command: `tide ${plan.direction} (preflight re-check)` },
         async () => (await plan.reselect()).join("\n") === plan.migrations.map(keyOf).join("\n"),
       );
     } catch (lockError) {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { withRunLock } from "./run_lock.ts";
 import type { Queryable } from "../db/database.ts";
 import { LockTimeoutError } from "../db/database.ts";
 import { RunError } from "../errors.ts";
@@ -199,53 +200,58 @@ export async function purgeRetained(
     byMigration.set(key, [...(byMigration.get(key) ?? []), e]);
   }
   try {
-    return await session.db.withLock(session.history.lockKey, options.lockTimeoutMs ?? 10_000, async () => {
-      const purged: RetainedEntry[] = [];
-      const rows = await session.history.list(session.db, [...new Set(entries.map((e) => e.app))]);
-      const [now] = await session.db.query<{ at: string }>(
-        `select to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as at`,
-      );
-      for (const group of byMigration.values()) {
-        if (group[0]!.migration === "") {
-          // Orphans: nothing to mark, only the tables to drop.
+    // The run lock (a table lock behind a transaction pooler, where an advisory one could leak).
+    return await withRunLock(
+      session,
+      { timeoutMs: options.lockTimeoutMs ?? 10_000, command: "tide retained --purge" },
+      async () => {
+        const purged: RetainedEntry[] = [];
+        const rows = await session.history.list(session.db, [...new Set(entries.map((e) => e.app))]);
+        const [now] = await session.db.query<{ at: string }>(
+          `select to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as at`,
+        );
+        for (const group of byMigration.values()) {
+          if (group[0]!.migration === "") {
+            // Orphans: nothing to mark, only the tables to drop.
+            await session.db.transaction(async (tx) => {
+              await tx.execute([
+                ...group.map((e) => `DROP TABLE IF EXISTS ${heldName(e.held.slice(RETAINED_SCHEMA.length + 1))}`),
+                dropRetainedSchemaIfEmpty(),
+              ]);
+            });
+            purged.push(...group);
+            continue;
+          }
+          const row = rows.find((r) => r.app === group[0]!.app && r.id === group[0]!.migration);
+          // Reversed meanwhile (by a run that held the lock before us): nothing is held any more.
+          if (!row?.reversal) continue;
+          const operations = new Set(group.map((e) => e.operation));
+          const captures: Record<string, Capture> = { ...row.reversal.captures };
+          const drops: string[] = [];
+          for (const [index, capture] of Object.entries(captures)) {
+            const retention = retentionOf(capture);
+            if (!retention || !operations.has(Number(index))) continue;
+            drops.push(`DROP TABLE IF EXISTS ${heldName(retention.name)}`);
+            captures[index] = { ...capture, retained: { ...retention, purgedAt: now!.at } } as Capture;
+          }
+          if (drops.length === 0) continue;
+          const reversal = rerender(row.reversal, captures);
           await session.db.transaction(async (tx) => {
-            await tx.execute([
-              ...group.map((e) => `DROP TABLE IF EXISTS ${heldName(e.held.slice(RETAINED_SCHEMA.length + 1))}`),
+            const counts = await tx.execute([
+              ...drops,
+              `UPDATE ${session.history.table} SET reversal = ${quoteLiteral(JSON.stringify(reversal))}::jsonb
+              WHERE app_name = ${quoteLiteral(row.app)} AND name = ${quoteLiteral(row.id)}`,
               dropRetainedSchemaIfEmpty(),
             ]);
+            if (counts[drops.length] !== 1) {
+              throw new RunError(`The history row of ${row.app} ${row.id} changed meanwhile`);
+            }
           });
           purged.push(...group);
-          continue;
         }
-        const row = rows.find((r) => r.app === group[0]!.app && r.id === group[0]!.migration);
-        // Reversed meanwhile (by a run that held the lock before us): nothing is held any more.
-        if (!row?.reversal) continue;
-        const operations = new Set(group.map((e) => e.operation));
-        const captures: Record<string, Capture> = { ...row.reversal.captures };
-        const drops: string[] = [];
-        for (const [index, capture] of Object.entries(captures)) {
-          const retention = retentionOf(capture);
-          if (!retention || !operations.has(Number(index))) continue;
-          drops.push(`DROP TABLE IF EXISTS ${heldName(retention.name)}`);
-          captures[index] = { ...capture, retained: { ...retention, purgedAt: now!.at } } as Capture;
-        }
-        if (drops.length === 0) continue;
-        const reversal = rerender(row.reversal, captures);
-        await session.db.transaction(async (tx) => {
-          const counts = await tx.execute([
-            ...drops,
-            `UPDATE ${session.history.table} SET reversal = ${quoteLiteral(JSON.stringify(reversal))}::jsonb
-              WHERE app_name = ${quoteLiteral(row.app)} AND name = ${quoteLiteral(row.id)}`,
-            dropRetainedSchemaIfEmpty(),
-          ]);
-          if (counts[drops.length] !== 1) {
-            throw new RunError(`The history row of ${row.app} ${row.id} changed meanwhile`);
-          }
-        });
-        purged.push(...group);
-      }
-      return purged;
-    });
+        return purged;
+      },
+    );
   } catch (error) {
     if (error instanceof LockTimeoutError) throw new RunError(error.message, { cause: error });
     throw error;
