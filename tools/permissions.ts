@@ -27,7 +27,7 @@ export const PERMISSIONS: readonly string[] = [
  * - `--max-opt=1`: no optimizing tiers (Maglev, Turbofan) above the baseline compiler: their code
  *   pages and compile zones cost 5-7 MB of RSS, where tide's client work is a few hundred ms
  *   waiting on the server (backwards all N=500: same wall time, CPU within noise; forwards all
- *   N=3,000, bound by imports: about 15% slower).
+ *   N=3,000, bound by imports: 10-18% slower).
  * - `--heap-growing-percent=20`: the old generation may grow 20% past what survived the last
  *   full GC, where V8's default on a large machine is up to 4x: a long run's garbage was collected
  *   only at 70 MB of heap (backwards all N=3,000: 96 MB peak RSS instead of 75).

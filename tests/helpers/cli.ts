@@ -15,10 +15,13 @@ export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** The permission flags baked into the binary and used by `deno task tide`. */
 export { PERMISSIONS } from "../../tools/permissions.ts";
-import { PERMISSIONS } from "../../tools/permissions.ts";
+import { PERMISSIONS, V8_FLAGS } from "../../tools/permissions.ts";
 import { assertEquals, assertNotMatch } from "./assert.ts";
 
-/** The command that runs tide: the binary in TIDE_BIN, else `deno run` from source. */
+/**
+ * The command that runs tide: the binary in TIDE_BIN, else `deno run` from source in the
+ * binary's configuration (its permissions and V8 flags).
+ */
 export function tideCommand(): string[] {
   const bin = Deno.env.get("TIDE_BIN");
   if (bin) return [bin];
@@ -26,6 +29,7 @@ export function tideCommand(): string[] {
     Deno.execPath(),
     "run",
     ...PERMISSIONS,
+    `--v8-flags=${V8_FLAGS.join(",")}`,
     "--quiet",
     "--config",
     join(REPO, "deno.json"),

@@ -12,5 +12,8 @@ Deno.test("deno task tide and the README run tide with exactly the binary's perm
     config.tasks.tide.command,
   );
   const readme = await readFile(join(REPO, "README.md"), "utf8");
-  assert(readme.includes(`deno run ${flags} \\`), "README's from-source command");
+  assert(
+    readme.includes(`deno run ${flags} \\\n  --v8-flags=${V8_FLAGS.join(",")} \\`),
+    "README's from-source command",
+  );
 });
