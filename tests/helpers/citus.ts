@@ -28,12 +28,30 @@ async function cluster(...args: string[]): Promise<string> {
   return text.trim();
 }
 
+/**
+ * `cluster.sh createdb`, tried again when Citus' propagation of CREATE DATABASE to the workers
+ * races with catalog work there ("tuple concurrently updated", then "failure on connection
+ * marked as essential"; seen in CI when a test created its second database). The script drops
+ * the database first, so another try starts clean. Any other failure is thrown at once.
+ */
+async function createdb(name: string, port: number): Promise<string> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await cluster("createdb", name, String(port));
+    } catch (error) {
+      const transient = /tuple concurrently updated|failure on connection marked as essential/.test(String(error));
+      if (!transient || attempt === 3) throw error;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+}
+
 /** Creates a fresh distributed database with `cluster.sh createdb`. */
 export async function createCitusDatabase(): Promise<CitusDatabase & { drop: () => Promise<void> }> {
   if (!CITUS_URL || !SCRIPT) throw new Error("No Citus test cluster");
   const port = Number(new URL(CITUS_URL).port);
   const name = `tide_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-  const url = await cluster("createdb", name, String(port));
+  const url = await createdb(name, port);
   const workerUrls = [port + 1, port + 2].map((p) => `postgres://postgres@127.0.0.1:${p}/${name}`);
   // Dropped node by node, workers first, without Citus' propagation: a propagated DROP DATABASE
   // is not forced on the workers (a connection the coordinator cached there makes it fail) and
