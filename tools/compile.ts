@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 // V8 flags baked into the binary: the ones `deno task tide` passes too.
-import { PERMISSIONS, V8_FLAGS } from "./permissions.ts";
+import { PERMISSIONS, V8_FLAGS, V8_FLAGS_ARG } from "./permissions.ts";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -66,7 +66,7 @@ export function compileArgs(output: string, excludes: readonly string[], target?
     "--config",
     join(REPO, "deno.json"),
     ...PERMISSIONS,
-    `--v8-flags=${V8_FLAGS.join(",")}`,
+    V8_FLAGS_ARG,
     ...excludes.flatMap((path) => ["--exclude", path]),
     ...(target ? ["--target", target] : []),
     "--output",

@@ -10,7 +10,7 @@ import { cp, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PERMISSIONS, V8_FLAGS } from "./permissions.ts";
+import { PERMISSIONS, V8_FLAGS_ARG } from "./permissions.ts";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
 // A fresh copy each time, so the demo can be run again and leaves nothing in the repo.
@@ -43,7 +43,7 @@ for (const [title, args] of steps) {
     args: [
       "run",
       ...PERMISSIONS,
-      `--v8-flags=${V8_FLAGS.join(",")}`,
+      V8_FLAGS_ARG,
       "--quiet",
       "--config",
       join(repo, "deno.json"),

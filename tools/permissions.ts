@@ -33,3 +33,6 @@ export const PERMISSIONS: readonly string[] = [
  *   only at 70 MB of heap (backwards all N=3,000: 96 MB peak RSS instead of 75).
  */
 export const V8_FLAGS: readonly string[] = ["--max-semi-space-size=1", "--max-opt=1", "--heap-growing-percent=20"];
+
+/** The `deno run` / `deno compile` argument that passes {@linkcode V8_FLAGS}. */
+export const V8_FLAGS_ARG = `--v8-flags=${V8_FLAGS.join(",")}`;

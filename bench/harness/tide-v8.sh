@@ -6,4 +6,6 @@ V8=$(cd "$TIDE_REPO" && sed -n 's/^export const V8_FLAGS[^=]*= \["\(.*\)"\];$/\1
 [[ -n $V8 ]] || { echo "tide-v8: no V8_FLAGS found in $TIDE_REPO/tools/permissions.ts" >&2; exit 1; }
 TIDE_ARGS=(run -A --quiet --v8-flags="$V8" --config "$TIDE_REPO/deno.json" "$TIDE_REPO/main.ts")
 version() { echo "tide $(cd "$TIDE_REPO" && git rev-parse --short HEAD) with --v8-flags=$V8"; }
-source "$(dirname "${BASH_SOURCE[0]}")/../lib/adapter.sh"; adapter_main "$@"
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  source "$(dirname "${BASH_SOURCE[0]}")/../lib/adapter.sh"; adapter_main "$@"
+fi

@@ -15,7 +15,7 @@ export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** The permission flags baked into the binary and used by `deno task tide`. */
 export { PERMISSIONS } from "../../tools/permissions.ts";
-import { PERMISSIONS, V8_FLAGS } from "../../tools/permissions.ts";
+import { PERMISSIONS, V8_FLAGS_ARG } from "../../tools/permissions.ts";
 import { assertEquals, assertNotMatch } from "./assert.ts";
 
 /**
@@ -29,7 +29,7 @@ export function tideCommand(): string[] {
     Deno.execPath(),
     "run",
     ...PERMISSIONS,
-    `--v8-flags=${V8_FLAGS.join(",")}`,
+    V8_FLAGS_ARG,
     "--quiet",
     "--config",
     join(REPO, "deno.json"),
