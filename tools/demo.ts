@@ -10,7 +10,7 @@ import { cp, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PERMISSIONS, V8_FLAGS_ARG } from "./permissions.ts";
+import { fromSourceArgs } from "./permissions.ts";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
 // A fresh copy each time, so the demo can be run again and leaves nothing in the repo.
@@ -40,16 +40,7 @@ console.log(`tide demo — project copied to ${project}, embedded database in ${
 for (const [title, args] of steps) {
   console.log(`\n=== ${title}\n$ tide ${args.join(" ")}`);
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...PERMISSIONS,
-      V8_FLAGS_ARG,
-      "--quiet",
-      "--config",
-      join(repo, "deno.json"),
-      join(repo, "main.ts"),
-      ...args,
-    ],
+    args: [...fromSourceArgs(repo), ...args],
     cwd: project,
     env: { TIDE_DATABASE_URL: "", DATABASE_URL: "" },
     stdout: "inherit",

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { join } from "node:path";
+
 /** Deno permission flags of the tide binary. */
 export const PERMISSIONS: readonly string[] = [
   "--allow-read",
@@ -36,3 +38,11 @@ export const V8_FLAGS: readonly string[] = ["--max-semi-space-size=1", "--max-op
 
 /** The `deno run` / `deno compile` argument that passes {@linkcode V8_FLAGS}. */
 export const V8_FLAGS_ARG = `--v8-flags=${V8_FLAGS.join(",")}`;
+
+/**
+ * `deno run` arguments that start tide from the checkout at `repo` in the binary's
+ * configuration (its permissions and V8 flags); tide's own arguments follow.
+ */
+export function fromSourceArgs(repo: string): string[] {
+  return ["run", ...PERMISSIONS, V8_FLAGS_ARG, "--quiet", "--config", join(repo, "deno.json"), join(repo, "main.ts")];
+}

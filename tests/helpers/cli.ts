@@ -15,7 +15,7 @@ export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** The permission flags baked into the binary and used by `deno task tide`. */
 export { PERMISSIONS } from "../../tools/permissions.ts";
-import { PERMISSIONS, V8_FLAGS_ARG } from "../../tools/permissions.ts";
+import { fromSourceArgs } from "../../tools/permissions.ts";
 import { assertEquals, assertNotMatch } from "./assert.ts";
 
 /**
@@ -25,16 +25,7 @@ import { assertEquals, assertNotMatch } from "./assert.ts";
 export function tideCommand(): string[] {
   const bin = Deno.env.get("TIDE_BIN");
   if (bin) return [bin];
-  return [
-    Deno.execPath(),
-    "run",
-    ...PERMISSIONS,
-    V8_FLAGS_ARG,
-    "--quiet",
-    "--config",
-    join(REPO, "deno.json"),
-    join(REPO, "main.ts"),
-  ];
+  return [Deno.execPath(), ...fromSourceArgs(REPO)];
 }
 
 /** What a run of tide gave. */
