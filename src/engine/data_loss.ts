@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Queryable } from "../db/database.ts";
+import { ConnectionLostError, type Queryable } from "../db/database.ts";
 import { quoteIdent, quoteName } from "../migration/quote.ts";
 import type { DataTarget } from "../migration/render.ts";
 import { eachPlanned, type Plan, type PlannedMigration } from "./plan.ts";
@@ -107,6 +107,10 @@ export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLo
     for await (const m of eachPlanned(plan)) collected.add(m);
   }
   const targets = [...collected.targets];
+  // Before the singles start: were their queries in flight while this one failed (a lost
+  // connection), they would reject with nothing yet awaiting them, and Deno ends the process
+  // on an unhandled rejection instead of reporting the run.
+  targets.push(...(await partitionTargets(db, targets)));
   const single = collected.singles.map((s) =>
     s.kind === "cast"
       ? measureCast(db, s.target, exactBelow).then((f) =>
@@ -114,7 +118,6 @@ export async function measureDataLoss(db: Queryable, plan: Plan, options: DataLo
       )
       : measureRaw(db, s.sql, exactBelow).then((f) => (f ? { migration: s.migration, ...f, seq: s.seq } : undefined))
   );
-  targets.push(...(await partitionTargets(db, targets)));
   // Awaited together: when one fails (a lost connection), none is left rejecting unobserved.
   const [measured, singles] = await Promise.all([
     measureMany(db, targets.map((t) => t.target), exactBelow),
@@ -358,6 +361,7 @@ async function measureCast(
     );
     return { object, rows: altered, estimated: false, detail: "values the cast alters" };
   } catch (error) {
+    if (error instanceof ConnectionLostError) throw error;
     const values = await count(db, `select count(${column}) as n from ${table}`);
     return { object, rows: values, estimated: false, detail: `the cast fails: ${(error as Error).message}` };
   }
@@ -378,7 +382,9 @@ async function measureRaw(db: Queryable, sql: string, exactBelow: number): Promi
         rows: await count(db, `select count(*) as n from ${table} where ${where}`),
         estimated: false,
       };
-    } catch {
+    } catch (error) {
+      // A condition this preview cannot evaluate alone is not measured; a lost connection is no such thing.
+      if (error instanceof ConnectionLostError) throw error;
       return undefined;
     }
   }

@@ -240,3 +240,28 @@ faultsTest("--statement-timeout 0 means no timeout: SET LOCAL statement_timeout 
     await t.done();
   }
 });
+
+faultsTest(
+  "a connection lost during the data-loss preflight: reported as a run that did nothing, never a crash",
+  async () => {
+    // t4's raw "delete from t4" is measured on its own, beside the query on the dropped tables'
+    // partitions: a CI run once ended on an unhandled rejection here (a stack trace, no JSON)
+    // when the cut failed the raw step's estimate while the partitions' query was awaited.
+    for (const text of ["reltuples::float8 from pg_class where oid", "pg_partition_tree"]) {
+      const t = await setup();
+      try {
+        assertEquals((await tide(["forwards", "app"], { cwd: t.root, env: { TIDE_DATABASE_URL: t.url } })).code, 0);
+        t.proxy.arm(0, { kind: "client-text", text, occurrence: 1, when: "before" });
+        const { run, doc } = await trial(t, ["backwards", "app", "all", "-y"], t.proxy.urlFor(t.url));
+        assertEquals(t.proxy.stats.cuts, 1, text);
+        assertEquals(doc.migrations, [], run.stdout);
+        assertEquals(run.code, 1, run.stderr);
+        assertMatch(doc.message ?? "", /connection to the server was lost.*No migration was run/);
+        const next = await tide(["backwards", "app", "all", "-y"], { cwd: t.root, env: { TIDE_DATABASE_URL: t.url } });
+        assertEquals(next.code, 0, next.stderr);
+      } finally {
+        await t.done();
+      }
+    }
+  },
+);
