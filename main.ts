@@ -1,12 +1,18 @@
 /**
- * tide's entry point: `deno run … main.ts ARGS` and the compiled binary alike.
+ * tide's entry point: `deno run … main.ts ARGS` and the compiled binary alike. The CLI is
+ * imported only once it is known that this process runs it: started from source without the
+ * binary's V8 flags, a long command runs in a child given them (src/cli/relaunch.ts), and this
+ * process stays small while it waits.
  *
  * @module
  */
 
-import { denoIo } from "./src/cli/io.ts";
-import { main } from "./src/cli/main.ts";
+import { followParent, relaunch } from "./src/cli/relaunch.ts";
 
 if (import.meta.main) {
+  const code = await relaunch(Deno.args);
+  if (code !== undefined) Deno.exit(code);
+  followParent();
+  const [{ denoIo }, { main }] = await Promise.all([import("./src/cli/io.ts"), import("./src/cli/main.ts")]);
   Deno.exit(await main(Deno.args, denoIo()));
 }
