@@ -10,9 +10,10 @@
 import { followParent, relaunch } from "./src/cli/relaunch.ts";
 
 if (import.meta.main) {
-  const code = await relaunch(Deno.args);
+  const cli = () => Promise.all([import("./src/cli/io.ts"), import("./src/cli/main.ts")]);
+  const code = await relaunch(Deno.args, cli);
   if (code !== undefined) Deno.exit(code);
   followParent();
-  const [{ denoIo }, { main }] = await Promise.all([import("./src/cli/io.ts"), import("./src/cli/main.ts")]);
+  const [{ denoIo }, { main }] = await cli();
   Deno.exit(await main(Deno.args, denoIo()));
 }

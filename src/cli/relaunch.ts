@@ -109,9 +109,13 @@ const FORWARDED: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /**
  * Runs tide as a child with the binary's V8 flags when that is worth it; returns the child's
- * exit code, or undefined when tide should run in this process.
+ * exit code, or undefined when tide should run in this process. `warm`, called once the child
+ * is started, loads what a run in this process would load, without running it.
  */
-export async function relaunch(args: readonly string[]): Promise<number | undefined> {
+export async function relaunch(
+  args: readonly string[],
+  warm: () => Promise<unknown> = () => Promise.resolve(),
+): Promise<number | undefined> {
   const facts = readFacts(args);
   const childArgs = facts && relaunchArgs(facts);
   if (!childArgs) return undefined;
@@ -127,6 +131,12 @@ export async function relaunch(args: readonly string[]): Promise<number | undefi
   } catch {
     return undefined; // Could not start it: run here, with V8's defaults.
   }
+  // The child writes no code cache (relaunchArgs), so when Deno's cache is cold (first run,
+  // another Deno version on the machine wiped it) this process fills it for the short commands
+  // that run in one process, as a one-process run did; meanwhile the child starts up.
+  warm().catch(() => {
+    // Only a cache left cold: the child reports any real fault.
+  });
   // The child gets a terminal's Ctrl-C from the process group itself; a signal sent to this
   // process alone (a supervisor's SIGTERM) is passed on, and this one waits for the child.
   const forward = FORWARDED.map((signal) => {
