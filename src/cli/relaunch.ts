@@ -134,7 +134,7 @@ export async function relaunch(
   // The child writes no code cache (relaunchArgs), so when Deno's cache is cold (first run,
   // another Deno version on the machine wiped it) this process fills it for the short commands
   // that run in one process, as a one-process run did; meanwhile the child starts up.
-  warm().catch(() => {
+  const warming = warm().catch(() => {
     // Only a cache left cold: the child reports any real fault.
   });
   // The child gets a terminal's Ctrl-C from the process group itself; a signal sent to this
@@ -150,12 +150,25 @@ export async function relaunch(
     Deno.addSignalListener(signal, listener);
     return () => Deno.removeSignalListener(signal, listener);
   });
+  let status: Deno.CommandStatus;
   try {
-    const status = await child.status;
-    return status.signal === null ? status.code : 128 + signalNumber(status.signal);
+    status = await child.status;
   } finally {
     for (const remove of forward) remove();
   }
+  // A short child (one pending migration) may end before the cache is written: wait for it,
+  // a bounded moment (a compile of tide takes ~60 ms).
+  await settled(warming, WARM_WAIT_MS);
+  return status.signal === null ? status.code : 128 + signalNumber(status.signal);
+}
+
+/** How long an ended child's parent waits at most for {@linkcode relaunch}'s `warm`. */
+const WARM_WAIT_MS = 1000;
+
+async function settled(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
+  clearTimeout(timer);
 }
 
 function signalNumber(signal: Deno.Signal): number {
