@@ -506,7 +506,10 @@ export async function migrationStatuses(session: Session, app?: string): Promise
   const statuses: MigrationStatus[] = [];
   for (const name of apps) {
     const ran = new Map(rows.filter((r) => r.app === name).map((r) => [r.id, r]));
-    const listed = await session.source(name).listed((id) => (ran.get(id)?.description ?? null) === null);
+    const listed = await session.source(name).listed(
+      (id) => (ran.get(id)?.description ?? null) === null,
+      (id) => ran.get(id)?.checksum,
+    );
     const files = new Map(listed.map((f) => [f.id, f]));
     const orphans = new Map(
       (await session.history.withReversals(session.db, [...ran.values()].filter((r) => !files.has(r.id))))

@@ -235,11 +235,16 @@ export class MigrationSource {
    * (files named as `tide new` names them), the checksum of its bytes, and the description read
    * from its text. A file is imported only when its name carries no ID, when its text does not
    * plainly export the ID its name says, or when `wantsDescription` asks for a description that
-   * its text does not plainly give. In ID order.
+   * its text does not plainly give. A file whose bytes are those that ran under its name's ID
+   * (`ranChecksum`, the history row's) is not read as text at all: it is the file that was
+   * imported and checked when it ran. In ID order.
    *
    * @throws {LoadError} on a duplicate ID, or for a file that must be imported and is malformed.
    */
-  async listed(wantsDescription: (id: string) => boolean = () => true): Promise<ListedMigration[]> {
+  async listed(
+    wantsDescription: (id: string) => boolean = () => true,
+    ranChecksum: (id: string) => string | null | undefined = () => undefined,
+  ): Promise<ListedMigration[]> {
     const paths = await this.files();
     // Synchronous reads: for thousands of small files, faster than as many awaited ones.
     const listed: (ListedMigration | undefined)[] = paths.map((path) => {
@@ -251,9 +256,14 @@ export class MigrationSource {
       } catch {
         return undefined; // Unreadable: the import below reports it as it always has.
       }
+      const checksum = sha256Hex(bytes);
+      const wanted = wantsDescription(named);
+      if (!wanted && ranChecksum(named) === checksum) {
+        return { app: this.app.name, id: named, path, checksum, description: undefined };
+      }
       const found = readStaticExports(bytes);
-      if (found.id !== named || (found.description === undefined && wantsDescription(named))) return undefined;
-      return { app: this.app.name, id: named, path, checksum: sha256Hex(bytes), description: found.description };
+      if (found.id !== named || (found.description === undefined && wanted)) return undefined;
+      return { app: this.app.name, id: named, path, checksum, description: found.description };
     });
     const imported = await mapLimit(
       paths.filter((_, i) => listed[i] === undefined),

@@ -82,6 +82,13 @@ const SIMPLE_ESCAPES: Record<string, string> = {
 function readLiteral(text: string, start: number): { value: string; end: number } | undefined {
   const quote = text[start];
   if (quote !== '"' && quote !== "'" && quote !== "`") return undefined;
+  // The usual literal has no escape, line break or interpolation: its text is its value (one
+  // slice rather than a character at a time, for each of thousands of files).
+  const close = text.indexOf(quote, start + 1);
+  if (close !== -1) {
+    const plain = text.slice(start + 1, close);
+    if (!/[\\\r\n]|\$\{/.test(plain)) return { value: plain, end: close + 1 };
+  }
   let value = "";
   for (let i = start + 1; i < text.length; i++) {
     const c = text[i]!;
