@@ -67,6 +67,9 @@ export function compileArgs(output: string, excludes: readonly string[], target?
     join(REPO, "deno.json"),
     ...PERMISSIONS,
     V8_FLAGS_ARG,
+    // Started as a Worker (new URL(...)), which `deno compile` does not follow by itself.
+    "--include",
+    join(REPO, "src", "loader", "worker.ts"),
     ...excludes.flatMap((path) => ["--exclude", path]),
     ...(target ? ["--target", target] : []),
     "--output",
@@ -145,6 +148,11 @@ async function smoke(): Promise<void> {
   check(
     ["pglite.wasm", "pglite.data", "initdb.wasm"].every((f) => payloadText.includes(f)),
     "PGlite's pglite.wasm, pglite.data and initdb.wasm are in the embedded file system",
+  );
+  // The Worker that records long plans (src/loader/workers.ts); without it tide imports them all.
+  check(
+    payloadText.includes("scope.onmessage") && payloadText.includes("src/loader/worker.ts"),
+    "src/loader/worker.ts (the Worker of long forwards plans) is embedded",
   );
   const metadata = embeddedMetadata(binary);
   const permissions = metadata.permissions as Record<string, unknown>;

@@ -35,6 +35,8 @@ export interface PlanRequest {
   readonly target: Target;
   /** Plans longer than this keep listing entries only. @default LIGHT_ABOVE */
   readonly lightAbove?: number;
+  /** `forwards` of more than this many migrations records them in Workers. @default WORKER_ABOVE */
+  readonly workerAbove?: number;
 }
 
 /**
@@ -51,6 +53,14 @@ export const PLAN_BATCH = 100;
  * keep listing entries ({@linkcode lighten}), so that memory stays flat however long the history.
  */
 export const LIGHT_ABOVE = 1000;
+
+/**
+ * `forwards` of more than this many migrations records their operations in Workers
+ * (src/loader/workers.ts) instead of importing every file into this isolate, where V8 keeps
+ * each module (~10 KB) until the run ends. A Worker costs ~27 MB while it lives, so below about
+ * this many files importing here takes less memory.
+ */
+export const WORKER_ABOVE = 2000;
 
 /** A plan, plus what the planner wants the user to know. */
 export interface CommandPlan extends Plan {
@@ -256,6 +266,11 @@ export async function planForwards(session: Session, request: PlanRequest): Prom
           `App "${request.app}" depends on "${dep}", which has ${pending.length} pending migration(s): run "tide forwards ${dep}" (or "tide forwards all") first`,
         );
       }
+    }
+  }
+  if (picked.length > (request.workerAbove ?? WORKER_ABOVE)) {
+    for (const app of apps) {
+      await session.source(app).recordAhead(picked.filter((m) => m.app === app).map((m) => m.id));
     }
   }
   // Imports bounded as everywhere in planning: at most 16 under way.

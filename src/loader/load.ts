@@ -11,8 +11,9 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { AppConfig } from "../config.ts";
 import { LoadError } from "../errors.ts";
-import { type MigrationContext, MigrationManager } from "../migration/manager.ts";
+import { type MigrationContext, MigrationManager, replayOperations } from "../migration/manager.ts";
 import { readStaticExports } from "./static.ts";
+import { recordInWorkers } from "./workers.ts";
 
 /** What a migration file exports. */
 export interface MigrationModule {
@@ -185,6 +186,35 @@ export class MigrationSource {
       return this.#allDone;
     })();
     return this.#all;
+  }
+
+  /**
+   * Records the `forwards` of these migrations in Workers (src/loader/workers.ts) rather than
+   * importing their files here, for plans of thousands: {@linkcode get} then gives each as
+   * data, its `forwards` replaying what the Worker recorded. A file the Workers did not record
+   * (see src/loader/worker.ts), or whose name carries no ID, is imported when asked for.
+   */
+  async recordAhead(ids: readonly string[]): Promise<void> {
+    const files: { id: string; path: string; checksum: string }[] = [];
+    for (const id of ids) {
+      const file = await this.fileOf(id);
+      if (file !== undefined && !this.#imports.has(file.path)) files.push({ id, ...file });
+    }
+    const records = await recordInWorkers(this.app.name, files.map((f) => f.path));
+    for (const [i, record] of records.entries()) {
+      const { id, path, checksum } = files[i]!;
+      // What #import would refuse is left to it, so that it says so as it always has.
+      if (record === undefined || record.id !== id || !isValidId(record.id)) continue;
+      const module: MigrationModule = {
+        ID: record.id,
+        DESCRIPTION: record.description,
+        forwards: ({ manager }) => replayOperations(manager, record.operations),
+      };
+      this.#imports.set(
+        path,
+        Promise.resolve({ app: this.app.name, id, description: record.description, path, checksum, module }),
+      );
+    }
   }
 
   /**

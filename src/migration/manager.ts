@@ -32,8 +32,15 @@ export type MigrationDb = Queryable;
  * manager.addColumn("band", "popularity", "integer not null default 0");
  * ```
  */
+/** Set once by the class: how {@linkcode replayOperations} reaches a manager's private list. */
+let record: (manager: MigrationManager, operation: Operation) => void;
+
 export class MigrationManager {
   readonly #operations: Operation[] = [];
+
+  static {
+    record = (manager, operation) => manager.#record(operation);
+  }
 
   /** The operations recorded so far, in recording order. */
   get operations(): readonly Operation[] {
@@ -203,4 +210,14 @@ function raw(method: string, what: string, value: unknown): void {
   if (typeof value !== "string" || value.trim() === "") {
     throw new TypeError(`${method}(): ${what} must be SQL text or a function`);
   }
+}
+
+/**
+ * Records, on `manager`, operations another isolate recorded (tide's loader: a long plan's
+ * migrations run `forwards` in a Worker, src/loader/worker.ts). Copies them, as each recording
+ * gets operations of its own. Not part of the public API.
+ */
+export function replayOperations(manager: MigrationManager, operations: readonly Operation[]): MigrationManager {
+  for (const operation of structuredClone(operations)) record(manager, operation);
+  return manager;
 }
