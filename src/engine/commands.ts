@@ -10,6 +10,7 @@ import { PlanError, RunError } from "../errors.ts";
 import { quoteName } from "../migration/quote.ts";
 import { ConnectionLostError, LockTimeoutError } from "../db/database.ts";
 import { mapLimit } from "../loader/load.ts";
+import { WORKER_ABOVE } from "../loader/workers.ts";
 import { type DataLoss, DataLossTargets, measureDataLoss } from "./data_loss.ts";
 import type { InDoubtLimits } from "./in_doubt.ts";
 import { History, type HistoryRow } from "./history.ts";
@@ -53,14 +54,6 @@ export const PLAN_BATCH = 100;
  * keep listing entries ({@linkcode lighten}), so that memory stays flat however long the history.
  */
 export const LIGHT_ABOVE = 1000;
-
-/**
- * `forwards` of more than this many migrations records their operations in Workers
- * (src/loader/workers.ts) instead of importing every file into this isolate, where V8 keeps
- * each module (~10 KB) until the run ends. A Worker costs ~27 MB while it lives, so below about
- * this many files importing here takes less memory.
- */
-export const WORKER_ABOVE = 2000;
 
 /** A plan, plus what the planner wants the user to know. */
 export interface CommandPlan extends Plan {

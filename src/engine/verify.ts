@@ -15,6 +15,7 @@ import { runPlan } from "./run.ts";
 import type { Session } from "./session.ts";
 import type { Target } from "./target.ts";
 import type { LoadedMigration } from "../loader/load.ts";
+import { WORKER_ABOVE } from "../loader/workers.ts";
 import { PlanError, RunError } from "../errors.ts";
 import type { NotRestored } from "../migration/render.ts";
 import { StatementError } from "../db/database.ts";
@@ -68,7 +69,10 @@ export async function verify(
   const order: LoadedMigration[] = [];
   for (const app of session.config.apps) {
     // Apps the selected one depends on (and the rest, for "all") build the starting schema.
-    order.push(...(await session.source(app.name).all()).values());
+    const source = session.source(app.name);
+    const ids = await source.ids();
+    if (ids.length > (options.workerAbove ?? WORKER_ABOVE)) await source.recordAhead(ids);
+    order.push(...(await source.all()).values());
   }
   const selected = new Set<LoadedMigration>();
   for (const app of apps) {
@@ -190,6 +194,8 @@ export interface VerifyOptions {
    * it must be empty or have been used by tide verify before, since verify wipes it.
    */
   readonly scratchUrl?: string | undefined;
+  /** More migrations than this in an app are recorded in Workers. @default WORKER_ABOVE */
+  readonly workerAbove?: number;
 }
 
 /** A scratch database beside the user's: a temporary database on the server, or PGlite in memory. */

@@ -13,6 +13,14 @@ import type { WorkerRecord, WorkerRequest } from "./worker.ts";
 
 export type { WorkerRecord } from "./worker.ts";
 
+/**
+ * `forwards` and `verify` of more than this many migrations record their operations in
+ * Workers instead of importing every file into tide's isolate, where V8 keeps each module
+ * (~10 KB) until the run ends. A Worker costs ~27 MB while it lives, so below about this many
+ * files importing there takes less memory.
+ */
+export const WORKER_ABOVE = 2000;
+
 /** Files per Worker: each lives for one batch (its isolate ~20 MB, plus what the batch imports). */
 export const WORKER_BATCH = 250;
 

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { loadConfig } from "../../src/config.ts";
 import { executePlan, PLAN_BATCH, planForwards } from "../../src/engine/commands.ts";
 import { makeSession } from "../../src/engine/session.ts";
+import { verify } from "../../src/engine/verify.ts";
 import { recordInWorkers } from "../../src/loader/workers.ts";
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { eachDatabase } from "../helpers/databases.ts";
@@ -40,7 +41,9 @@ async function project(): Promise<string> {
     const body = n === 5
       ? `${table}\n  manager.addRaw(async (db) => { await db.query("select 1"); }, "select 1");`
       : table;
-    const extra = n === 7 ? `export async function backwards({ manager }) { return manager; }\n` : "";
+    const extra = n === 7
+      ? `export async function backwards({ manager }) { manager.dropTable("w7"); return manager; }\n`
+      : "";
     await writeFile(join(dir, nameOf(n)), file(n, body, extra));
   }
   return root;
@@ -91,6 +94,18 @@ eachDatabase("forwards of many: a file the Workers cannot record is reported as 
   );
   const other = await loadConfig(join(misnamed, "tide.json"), misnamed);
   await assertRejects(() => planForwards(makeSession(other, t.db, t.url), request), /exports ID .* but its name says/);
+});
+
+eachDatabase("verify of many: recorded in Workers, every round trip proven, none imported here", async (t) => {
+  const root = await project();
+  const config = await loadConfig(join(root, "tide.json"), root);
+  const before = imported().length;
+  const result = await verify(makeSession(config, t.db, t.url), { app: "app", target: { kind: "all" } }, {
+    workerAbove: N - 1,
+  });
+  assert(result.success, JSON.stringify(result.migrations.find((m) => m.status !== "ok")));
+  assertEquals(result.migrations.map((m) => m.status), Array(N).fill("ok"));
+  assertEquals(imported().slice(before).sort(), [idOf(5), idOf(7)]);
 });
 
 Deno.test("recordInWorkers: operations as data, undefined for what only the main isolate can take", async () => {
