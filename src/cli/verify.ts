@@ -11,6 +11,7 @@ import { UsageError } from "../errors.ts";
 import { type GlobalOptions, open, printJson } from "./common.ts";
 import type { Io } from "./io.ts";
 import { withPrivilegeHint } from "../engine/privileges.ts";
+import { maskPasswords } from "../mask.ts";
 
 /** Runs `verify`; returns the exit code (1 when any reversal differs or fails). */
 export async function verifyCommand(
@@ -26,8 +27,9 @@ export async function verifyCommand(
     throw new UsageError((error as Error).message);
   }
   const session = await open(io, options, true);
+  const signals = dropScratchOnSignal(io);
   try {
-    const result = await verify(session, { app, target }, { scratchUrl: options.scratchUrl });
+    const result = await verify(session, { app, target }, { scratchUrl: options.scratchUrl, onScratch: signals.set });
     const checked = result.migrations.filter((m) => m.status !== "applied");
     const bad = checked.filter((m) => m.status !== "ok");
     const message = bad.length
@@ -52,6 +54,41 @@ export async function verifyCommand(
   } catch (error) {
     throw await withPrivilegeHint(session, error);
   } finally {
+    signals.remove();
     await session.close();
   }
+}
+
+/** Exit codes of a run ended by a signal, as a shell reports a process killed by it. */
+const SIGNAL_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * While verify runs, SIGINT, SIGTERM and SIGHUP drop its scratch database before tide exits
+ * (128 + the signal's number): without this, Deno's default of exiting at once left a
+ * `tide_verify_…` database on the server. SIGKILL cannot be caught: that one stays.
+ */
+function dropScratchOnSignal(io: Io): { set: (drop: (() => Promise<void>) | undefined) => void; remove: () => void } {
+  let drop: (() => Promise<void>) | undefined;
+  const listeners = (Object.keys(SIGNAL_CODES) as (keyof typeof SIGNAL_CODES)[]).map((signal) => {
+    const listener = async () => {
+      const pending = drop;
+      try {
+        await pending?.();
+        io.err(`tide verify: ${signal}: stopped${pending ? "; the scratch database was dropped" : ""}\n`);
+      } catch (error) {
+        io.err(
+          `tide verify: ${signal}: stopped, but the scratch database could not be dropped: ${
+            maskPasswords((error as Error).message)
+          }; drop the tide_verify_… database it names by hand\n`,
+        );
+      }
+      Deno.exit(SIGNAL_CODES[signal]);
+    };
+    Deno.addSignalListener(signal, listener);
+    return () => Deno.removeSignalListener(signal, listener);
+  });
+  return {
+    set: (d) => drop = d,
+    remove: () => listeners.forEach((remove) => remove()),
+  };
 }

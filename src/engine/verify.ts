@@ -89,9 +89,10 @@ export async function verify(
   }
   const last = Math.max(...[...selected].map((m) => order.indexOf(m)));
   const scratchUrl = options.scratchUrl ?? session.config.verifyDatabase;
-  const { db, label, drop, citus } = scratchUrl
-    ? { ...(await openGivenScratch(scratchUrl)), citus: false }
+  const { db, label, drop, remove, citus } = scratchUrl
+    ? { ...(await openGivenScratch(scratchUrl)), remove: undefined, citus: false }
     : await openScratch(session);
+  if (remove) options.onScratch?.(remove);
   try {
     const history = new History(session.config.migrationTable);
     await history.ensure(db);
@@ -109,6 +110,7 @@ export async function verify(
     };
   } finally {
     await drop();
+    if (remove) options.onScratch?.(undefined);
   }
 }
 
@@ -196,12 +198,21 @@ export interface VerifyOptions {
   readonly scratchUrl?: string | undefined;
   /** More migrations than this in an app are recorded in Workers. @default WORKER_ABOVE */
   readonly workerAbove?: number;
+  /**
+   * Given, as soon as a temporary scratch database exists, what drops it from the server at
+   * once (even while one of its statements runs), and `undefined` once it is dropped: the CLI
+   * calls it when a signal ends the run, which would otherwise leave it there. Not for a
+   * `scratchUrl` database: the next verify wipes that one.
+   */
+  readonly onScratch?: (drop: (() => Promise<void>) | undefined) => void;
 }
 
 /** A scratch database beside the user's: a temporary database on the server, or PGlite in memory. */
 async function openScratch(
   session: Session,
-): Promise<{ db: Database; label: string; drop: () => Promise<void>; citus?: boolean }> {
+): Promise<
+  { db: Database; label: string; drop: () => Promise<void>; remove?: () => Promise<void>; citus?: boolean }
+> {
   if (session.db.kind === "pglite") {
     const db = await openDatabase("pglite:memory");
     return { db, label: "pglite:memory", drop: () => db.close() };
@@ -209,7 +220,8 @@ async function openScratch(
   const name = `tide_verify_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   // Citus: a distributed scratch database, on the coordinator and every worker.
   if (await hasCitus(session.db)) {
-    return { ...(await openCitusScratch(session.db, session.databaseUrl, name)), citus: true };
+    const citus = await openCitusScratch(session.db, session.databaseUrl, name);
+    return { ...citus, remove: citus.drop, citus: true };
   }
   try {
     await session.db.execute([`CREATE DATABASE ${name}`]);
@@ -224,6 +236,10 @@ async function openScratch(
     label: `temporary database ${name} on ${new URL(session.databaseLabel).host}`,
     drop: async () => {
       await db.close();
+      await session.db.execute([`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);
+    },
+    // FORCE ends the scratch session even inside a statement, where closing it would wait.
+    remove: async () => {
       await session.db.execute([`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);
     },
   };
