@@ -17,6 +17,7 @@
 
 import { V8_FLAGS_ARG } from "../v8_flags.ts";
 import { parseArgs } from "./args.ts";
+import { signalExitCode, STOP_SIGNALS } from "./signals.ts";
 
 /** `backwards` of at most this many migrations runs in the first process: it stays small anyway. */
 export const SHORT_BACKWARDS = 100;
@@ -105,8 +106,6 @@ function readFacts(args: readonly string[]): ProcessFacts | undefined {
   };
 }
 
-const FORWARDED: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-
 /**
  * Runs tide as a child with the binary's V8 flags when that is worth it; returns the child's
  * exit code, or undefined when tide should run in this process. `warm`, called once the child
@@ -139,7 +138,7 @@ export async function relaunch(
   });
   // The child gets a terminal's Ctrl-C from the process group itself; a signal sent to this
   // process alone (a supervisor's SIGTERM) is passed on, and this one waits for the child.
-  const forward = FORWARDED.map((signal) => {
+  const forward = STOP_SIGNALS.map((signal) => {
     const listener = () => {
       try {
         child.kill(signal);
@@ -159,7 +158,7 @@ export async function relaunch(
   // A short child (one pending migration) may end before the cache is written: wait for it,
   // a bounded moment (a compile of tide takes ~60 ms).
   await settled(warming, WARM_WAIT_MS);
-  return status.signal === null ? status.code : 128 + signalNumber(status.signal);
+  return status.signal === null ? status.code : signalExitCode(status.signal);
 }
 
 /** How long an ended child's parent waits at most for {@linkcode relaunch}'s `warm`. */
@@ -169,10 +168,6 @@ async function settled(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([promise, new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
   clearTimeout(timer);
-}
-
-function signalNumber(signal: Deno.Signal): number {
-  return ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal] ?? 1;
 }
 
 /** How often a relaunched child looks whether the process that started it is still there. */

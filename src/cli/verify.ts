@@ -12,6 +12,7 @@ import { type GlobalOptions, open, printJson } from "./common.ts";
 import type { Io } from "./io.ts";
 import { withPrivilegeHint } from "../engine/privileges.ts";
 import { maskPasswords } from "../mask.ts";
+import { signalExitCode, STOP_SIGNALS } from "./signals.ts";
 
 /** Runs `verify`; returns the exit code (1 when any reversal differs or fails). */
 export async function verifyCommand(
@@ -59,9 +60,6 @@ export async function verifyCommand(
   }
 }
 
-/** Exit codes of a run ended by a signal, as a shell reports a process killed by it. */
-const SIGNAL_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
-
 /**
  * While verify runs, SIGINT, SIGTERM and SIGHUP drop its scratch database before tide exits
  * (128 + the signal's number): without this, Deno's default of exiting at once left a
@@ -69,7 +67,7 @@ const SIGNAL_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
  */
 function dropScratchOnSignal(io: Io): { set: (drop: (() => Promise<void>) | undefined) => void; remove: () => void } {
   let drop: (() => Promise<void>) | undefined;
-  const listeners = (Object.keys(SIGNAL_CODES) as (keyof typeof SIGNAL_CODES)[]).map((signal) => {
+  const listeners = STOP_SIGNALS.map((signal) => {
     const listener = async () => {
       const pending = drop;
       try {
@@ -82,7 +80,7 @@ function dropScratchOnSignal(io: Io): { set: (drop: (() => Promise<void>) | unde
           }; drop the tide_verify_… database it names by hand\n`,
         );
       }
-      Deno.exit(SIGNAL_CODES[signal]);
+      Deno.exit(signalExitCode(signal));
     };
     Deno.addSignalListener(signal, listener);
     return () => Deno.removeSignalListener(signal, listener);
