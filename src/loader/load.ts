@@ -12,6 +12,7 @@ import { pathToFileURL } from "node:url";
 import type { AppConfig } from "../config.ts";
 import { LoadError } from "../errors.ts";
 import { type MigrationContext, MigrationManager, replayOperations } from "../migration/manager.ts";
+import { exportsProblem } from "./exports.ts";
 import { readStaticExports } from "./static.ts";
 import { recordInWorkers } from "./workers.ts";
 
@@ -58,11 +59,7 @@ export function idFromFileName(fileName: string): string | undefined {
   return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}:${m[7]}` : undefined;
 }
 
-/** Whether text is acceptable as a migration ID (SPEC 1.3). */
-export function isValidId(id: unknown): id is string {
-  return typeof id === "string" && id.length > 0 && !/\s/.test(id) && id !== "all" &&
-    !/^\d+$/.test(id);
-}
+export { isValidId } from "./exports.ts";
 
 /** One app's migrations folder, read lazily. */
 export class MigrationSource {
@@ -204,7 +201,7 @@ export class MigrationSource {
     for (const [i, record] of records.entries()) {
       const { id, path, checksum } = files[i]!;
       // What #import would refuse is left to it, so that it says so as it always has.
-      if (record === undefined || record.id !== id || !isValidId(record.id)) continue;
+      if (record === undefined || record.id !== id) continue;
       const module: MigrationModule = {
         ID: record.id,
         DESCRIPTION: record.description,
@@ -387,32 +384,11 @@ export async function importMigration(app: string, path: string): Promise<Loaded
   } catch (error) {
     throw new LoadError(path, `Cannot import migration ${path}: ${firstLine(error)}`, { cause: error });
   }
-  if (!("ID" in module)) {
-    throw new LoadError(path, `Migration ${path} does not export ID: add \`export const ID = "…"\``);
-  }
-  if (!isValidId(module.ID)) {
-    throw new LoadError(
-      path,
-      `Migration ${path} exports an invalid ID ${
-        JSON.stringify(module.ID)
-      }: use a string without whitespace that is not "all" or only digits`,
-    );
-  }
-  if (typeof module.forwards !== "function") {
-    throw new LoadError(
-      path,
-      `Migration ${path} does not export a forwards function: add \`export async function forwards({ manager }) { …; return manager; }\``,
-    );
-  }
-  if (module.backwards !== undefined && typeof module.backwards !== "function") {
-    throw new LoadError(path, `Migration ${path} exports backwards, but it is not a function`);
-  }
-  if (module.DESCRIPTION !== undefined && typeof module.DESCRIPTION !== "string") {
-    throw new LoadError(path, `Migration ${path} exports DESCRIPTION, but it is not a string`);
-  }
+  const problem = exportsProblem(path, module);
+  if (problem !== undefined) throw new LoadError(path, problem);
   return {
     app,
-    id: module.ID,
+    id: module.ID as string,
     description: (module.DESCRIPTION as string | undefined) ?? "",
     path,
     checksum: await sha256(bytes),

@@ -9,7 +9,8 @@
  * @module
  */
 
-import { MigrationManager } from "../migration/manager.ts";
+import { type MigrationContext, MigrationManager } from "../migration/manager.ts";
+import { exportsProblem } from "./exports.ts";
 import type { Operation } from "../migration/operations.ts";
 
 /** What the main isolate sends: one app's files, by `file://` URL. */
@@ -25,11 +26,16 @@ export type WorkerRecord = { readonly id: string; readonly description: string; 
 async function recordOne(app: string, url: string): Promise<WorkerRecord | undefined> {
   try {
     const module = await import(url) as Record<string, unknown>;
-    const { ID: id, DESCRIPTION: description, forwards, backwards } = module;
-    if (typeof id !== "string" || typeof forwards !== "function" || backwards !== undefined) return undefined;
-    if (description !== undefined && typeof description !== "string") return undefined;
+    // A module importMigration would refuse, or with a hand-written backwards: the main isolate's.
+    if (exportsProblem(url, module) !== undefined || module.backwards !== undefined) return undefined;
+    const id = module.ID as string;
+    const description = module.DESCRIPTION as string | undefined;
     const manager = new MigrationManager();
-    const result = await forwards.call(module, { manager, appName: app, migrationId: id });
+    const result = await (module.forwards as (ctx: MigrationContext) => unknown).call(module, {
+      manager,
+      appName: app,
+      migrationId: id,
+    });
     if (result !== undefined && !(result instanceof MigrationManager)) return undefined;
     const operations = [...(result ?? manager).operations];
     // A function cannot cross to the main isolate: that migration is imported there.
